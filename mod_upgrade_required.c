@@ -1,0 +1,1137 @@
+/* mod_upgrade_required - answer "426 Upgrade Required" (RFC 9110 §15.5.22)
+ * when a request arrives over a protocol that a location refuses.
+ *
+ * Directives (all names and keywords case-insensitive):
+ *
+ *   UpgradeRequired Off | requirement [requirement ...]
+ *       server config, virtual host, directory, .htaccess (AuthConfig)
+ *       requirement: TLS, TLS/1.0 .. TLS/1.3, HTTP/1.1, HTTP/2, websocket
+ *       default: none (the module does nothing)
+ *       <Location /api> UpgradeRequired TLS/1.3 </Location>
+ *
+ *   UpgradeRequiredHeader "protocol[/version][, ...]"
+ *       same contexts; replaces the Upgrade value of the 426
+ *       UpgradeRequiredHeader "TLS/1.0, HTTP/1.1"
+ *
+ *   UpgradeRequiredTrustedProxy address[/bits] ...
+ *   UpgradeRequiredProxyHeader Forwarded|X-Forwarded-Proto ...
+ *   UpgradeRequiredProxyTLS On|Off                 (default Off)
+ *   UpgradeRequiredAcmeExempt On|Off               (default On)
+ *       server config, virtual host
+ *       UpgradeRequiredTrustedProxy 10.0.0.0/8 ::1
+ *
+ * A refused request gets 426 with Upgrade (and Connection: Upgrade on
+ * HTTP/1.x), Sec-WebSocket-Version: 13 when a WebSocket handshake was
+ * required, and a short HTML page unless ErrorDocument 426 is set.  The
+ * environment variable UPGRADE_REQUIRED and the note "upgrade-required"
+ * carry the Upgrade value; "no-upgrade-required" in the environment
+ * exempts a request.  See README.md for the request-cycle details.
+ */
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "apr_network_io.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mmn.h"
+#include "mod_core.h"      /* ap_response_code_string() */
+#include "mod_ssl.h"
+
+#include <arpa/inet.h>
+
+#include "upreq_parse.h"
+
+/* ap_ssl_conn_is_ssl()/ap_ssl_var_lookup() came with 2.4.47 (MMN
+ * 20120211.102); UPREQ_FORCE_SSL_OPTIONAL_FN builds the fallback to
+ * mod_ssl's optional functions on a newer httpd, so both paths are tested. */
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102) \
+    && !defined(UPREQ_FORCE_SSL_OPTIONAL_FN)
+#define UPREQ_HAVE_AP_SSL 1
+#include "http_ssl.h"
+#else
+#define UPREQ_HAVE_AP_SSL 0
+#endif
+
+module AP_MODULE_DECLARE_DATA upgrade_required_module;
+
+#define UPREQ_UNSET         (-1)
+#define UPREQ_NOTE          "upgrade-required"
+#define UPREQ_ENV           "UPGRADE_REQUIRED"
+#define UPREQ_EXEMPT_ENV    "no-upgrade-required"
+#define UPREQ_ACME_PREFIX   "/.well-known/acme-challenge/"
+
+#define UPREQ_PH_FORWARDED  0x01    /* UpgradeRequiredProxyHeader bits */
+#define UPREQ_PH_XFP        0x02
+#define UPREQ_PH_DEFAULT    (UPREQ_PH_FORWARDED | UPREQ_PH_XFP)
+
+#define UPREQ_TLS_DEFAULT_MINOR 2   /* bare "TLS" advertises TLS/1.2 */
+
+/* ------------------------------------------------------------------ */
+/* configuration                                                       */
+
+typedef struct {
+    int reqs;           /* UPREQ_UNSET, 0 for Off, or UPREQ_R_* bits */
+    int tls_minor;      /* with UPREQ_R_TLS: minimum 1.x, or UPREQ_TLS_ANY */
+    int final_early;    /* set in <Location>/<If> outside <Directory>,
+                         * <Files>, <Proxy> and .htaccess: the value is
+                         * final as soon as the first Location walk ends */
+    const char *where;  /* the section it was set in, for debug logs */
+} upreq_policy;
+
+typedef struct {
+    upreq_policy policy;    /* UpgradeRequired: replaced as a whole */
+    const char *header;     /* UpgradeRequiredHeader; NULL unset */
+} upreq_dir_conf;
+
+typedef struct {
+    apr_array_header_t *proxies; /* apr_ipsubnet_t *; NULL unset; a vhost's
+                                  * list replaces the main server's */
+    int proxy_headers;      /* UPREQ_PH_* bits; UPREQ_UNSET */
+    int proxy_tls;          /* UpgradeRequiredProxyTLS; UPREQ_UNSET */
+    int acme_exempt;        /* UpgradeRequiredAcmeExempt; UPREQ_UNSET */
+    int wants_http2;        /* an HTTP/2 requirement is configured here */
+    int late_only;          /* set at start-up: something below the
+                             * Location walk may change a policy's outcome,
+                             * so decide in header_parser only */
+} upreq_srv_conf;
+
+/* the TLS state of a connection, looked up once per connection */
+typedef struct {
+    int is_tls;
+    int minor;              /* 0..3, or UPREQ_TLS_UNKNOWN */
+    const char *protocol;   /* SSL_PROTOCOL as the TLS module says it */
+} upreq_conn_tls;
+
+/* what one evaluation found; lives on the stack */
+typedef struct {
+    int failed;             /* UPREQ_R_* bits that are not met */
+    int h2c_candidate;      /* a valid h2c upgrade request, let through */
+    int via_proxy;          /* TLS was judged from proxy headers */
+    const char *tls_why;    /* what decided TLS, for logs */
+    const upreq_conn_tls *tls;
+} upreq_verdict;
+
+/* request_config marks; their address is all that matters */
+static const char upreq_mark_decided = 'd';
+static const char upreq_mark_h2c = 'h';
+
+#if !UPREQ_HAVE_AP_SSL
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) *upreq_opt_is_https;
+static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *upreq_opt_var_lookup;
+#endif
+
+static void *upreq_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    upreq_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    conf->policy.reqs = UPREQ_UNSET;
+    conf->policy.tls_minor = UPREQ_TLS_ANY;
+    conf->policy.final_early = 0;
+    conf->policy.where = NULL;
+    conf->header = NULL;
+    return conf;
+}
+
+static void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    upreq_dir_conf *base = basev, *add = addv;
+    upreq_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->policy = (add->policy.reqs != UPREQ_UNSET) ? add->policy
+                                                     : base->policy;
+    conf->header = add->header ? add->header : base->header;
+    return conf;
+}
+
+static void *upreq_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    upreq_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)s;
+    conf->proxies = NULL;
+    conf->proxy_headers = UPREQ_UNSET;
+    conf->proxy_tls = UPREQ_UNSET;
+    conf->acme_exempt = UPREQ_UNSET;
+    conf->wants_http2 = 0;
+    conf->late_only = 0;
+    return conf;
+}
+
+#define upreq_merge_unset(f) \
+    conf->f = (add->f != UPREQ_UNSET) ? add->f : base->f
+
+static void *upreq_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    upreq_srv_conf *base = basev, *add = addv;
+    upreq_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->proxies = add->proxies ? add->proxies : base->proxies;
+    upreq_merge_unset(proxy_headers);
+    upreq_merge_unset(proxy_tls);
+    upreq_merge_unset(acme_exempt);
+    conf->wants_http2 = add->wants_http2 || base->wants_http2;
+    conf->late_only = add->late_only || base->late_only;
+    return conf;
+}
+
+/* defaults, applied when a value is read */
+static int upreq_proxy_headers(const upreq_srv_conf *sc)
+{
+    return sc->proxy_headers == UPREQ_UNSET ? UPREQ_PH_DEFAULT
+                                            : sc->proxy_headers;
+}
+
+static int upreq_acme_exempt(const upreq_srv_conf *sc)
+{
+    return sc->acme_exempt == UPREQ_UNSET ? 1 : sc->acme_exempt;
+}
+
+/* ------------------------------------------------------------------ */
+/* directive handlers                                                  */
+
+static int upreq_in_htaccess(const cmd_parms *cmd)
+{
+    /* .htaccess parsing grants only AllowOverride bits, never the
+     * server-config ones */
+    return (cmd->override & (ACCESS_CONF | RSRC_CONF)) == 0;
+}
+
+static int upreq_section_is(const ap_directive_t *d, const char *name)
+{
+    return strcasecmp(d->directive, name) == 0;
+}
+
+/* An <If> whose expression can only be answered after map_to_storage
+ * (file names, file tests, handler, content type) is not final early. */
+static int upreq_expr_needs_storage(const char *expr)
+{
+    static const char *const late_words[] = {
+        "FILENAME", "file", "PATH_INFO", "HANDLER", "CONTENT_TYPE",
+        "DOCUMENT_", "CONTEXT_", NULL
+    };
+    const char *p;
+    int i;
+
+    for (i = 0; late_words[i]; i++) {
+        if (ap_strcasestr(expr, late_words[i])) {
+            return 1;
+        }
+    }
+    /* unary file operators: -d -e -f -s -L -h -F -U -A -x */
+    for (p = strchr(expr, '-'); p; p = strchr(p + 1, '-')) {
+        if (p[1] && strchr("defsLhFUAx", p[1]) && apr_isspace(p[2])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Is a directive at this place final once the Location walk is done?
+ * httpd merges <Location> and <If> after <Directory>, <Files>, <Proxy>
+ * and .htaccess, so a value set there cannot be overridden by them. */
+static int upreq_directive_is_early(const cmd_parms *cmd)
+{
+    const ap_directive_t *d;
+    int seen = 0;
+
+    if (upreq_in_htaccess(cmd) || cmd->directive == NULL) {
+        return 0;
+    }
+    for (d = cmd->directive->parent; d; d = d->parent) {
+        if (upreq_section_is(d, "<Location")
+            || upreq_section_is(d, "<LocationMatch")) {
+            seen = 1;
+        }
+        else if (upreq_section_is(d, "<If")) {
+            if (upreq_expr_needs_storage(d->args)) {
+                return 0;
+            }
+            seen = 1;
+        }
+        else if (upreq_section_is(d, "<VirtualHost")) {
+            break;
+        }
+        else if (!upreq_section_is(d, "<IfModule")
+                 && !upreq_section_is(d, "<IfDefine")
+                 && !upreq_section_is(d, "<IfVersion")
+                 && !upreq_section_is(d, "<IfFile")
+                 && !upreq_section_is(d, "<IfDirective")
+                 && !upreq_section_is(d, "<IfSection")) {
+            return 0;   /* Directory, Files, Proxy, Else, ElseIf, ... */
+        }
+    }
+    return seen;
+}
+
+static const char *upreq_bad_word(cmd_parms *cmd, const char *why,
+                                  const char *word)
+{
+    return apr_psprintf(cmd->pool, "%s: %s '%s' (expected Off, TLS, "
+                        "TLS/1.0-1.3, HTTP/1.1, HTTP/2, websocket)",
+                        cmd->cmd->name, why, word);
+}
+
+/* one word into the policy; NULL or an error message */
+static const char *upreq_add_requirement(cmd_parms *cmd, upreq_policy *pol,
+                                         const char *word,
+                                         const char **tls_word)
+{
+    int bit = 0, minor = UPREQ_TLS_ANY;
+
+    switch (upreq_parse_requirement(word, &bit, &minor)) {
+    case -1:
+        return upreq_bad_word(cmd, "'Off' cannot be combined with "
+                              "requirements, found", word);
+    case 0:
+        return upreq_bad_word(cmd, "unknown requirement", word);
+    }
+    if (bit == UPREQ_R_TLS && *tls_word) {
+        if (strcasecmp(*tls_word, word) == 0) {
+            return upreq_bad_word(cmd, "requirement given twice", word);
+        }
+        return apr_psprintf(cmd->pool, "%s: two TLS requirements '%s' and "
+                            "'%s' (give one)", cmd->cmd->name, *tls_word,
+                            word);
+    }
+    if (pol->reqs & bit) {
+        return upreq_bad_word(cmd, "requirement given twice", word);
+    }
+    if (bit == UPREQ_R_TLS) {
+        *tls_word = word;
+        pol->tls_minor = minor;
+    }
+    pol->reqs |= bit;
+    return NULL;
+}
+
+static const char *upreq_set_required(cmd_parms *cmd, void *cfg,
+                                      int argc, char *const argv[])
+{
+    upreq_dir_conf *conf = cfg;
+    upreq_policy pol = { 0, UPREQ_TLS_ANY, 0, NULL };
+    const char *tls_word = NULL, *err;
+    int i;
+
+    if (argc == 0) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": expected Off or "
+                           "one or more of TLS, TLS/1.0-1.3, HTTP/1.1, "
+                           "HTTP/2, websocket", NULL);
+    }
+    if (argc == 1 && strcasecmp(argv[0], "Off") == 0) {
+        pol.reqs = 0;
+    }
+    else {
+        for (i = 0; i < argc; i++) {
+            err = upreq_add_requirement(cmd, &pol, argv[i], &tls_word);
+            if (err) {
+                return err;
+            }
+        }
+    }
+    pol.final_early = upreq_directive_is_early(cmd);
+    pol.where = cmd->path ? cmd->path : "server config";
+    if ((pol.reqs & UPREQ_R_HTTP2) && !upreq_in_htaccess(cmd)) {
+        upreq_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                  &upgrade_required_module);
+        sc->wants_http2 = 1;
+    }
+    conf->policy = pol;
+    return NULL;
+}
+
+static const char *upreq_set_header(cmd_parms *cmd, void *cfg,
+                                    const char *value)
+{
+    upreq_dir_conf *conf = cfg;
+
+    if (!upreq_upgrade_value_ok(value)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a comma list of "
+                            "protocol[/version] tokens (RFC 9110 7.8), "
+                            "e.g. \"TLS/1.2, HTTP/1.1\"", cmd->cmd->name,
+                            value);
+    }
+    conf->header = value;
+    return NULL;
+}
+
+static const char *upreq_set_trusted_proxy(cmd_parms *cmd, void *cfg,
+                                           const char *arg)
+{
+    upreq_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                              &upgrade_required_module);
+    char *ip = apr_pstrdup(cmd->temp_pool, arg);
+    char *bits = strchr(ip, '/');
+    unsigned char buf[16];
+    apr_ipsubnet_t **sub;
+    apr_status_t rv;
+
+    (void)cfg;
+    if (bits) {
+        *bits++ = '\0';
+    }
+    /* numeric addresses only: a host name would need DNS at start-up */
+    if (inet_pton(AF_INET, ip, buf) != 1
+        && inet_pton(AF_INET6, ip, buf) != 1) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an IPv4 or IPv6 "
+                            "address (host names are not accepted)",
+                            cmd->cmd->name, arg);
+    }
+    if (bits && (!*bits || strspn(bits, "0123456789") != strlen(bits))) {
+        return apr_psprintf(cmd->pool, "%s: '%s' has a bad prefix length",
+                            cmd->cmd->name, arg);
+    }
+    if (!sc->proxies) {
+        sc->proxies = apr_array_make(cmd->pool, 4, sizeof(apr_ipsubnet_t *));
+    }
+    sub = apr_array_push(sc->proxies);
+    rv = apr_ipsubnet_create(sub, ip, bits, cmd->pool);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid address or "
+                            "network: %pm", cmd->cmd->name, arg, &rv);
+    }
+    return NULL;
+}
+
+static const char *upreq_set_proxy_header(cmd_parms *cmd, void *cfg,
+                                          const char *arg)
+{
+    upreq_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                              &upgrade_required_module);
+    int bit;
+
+    (void)cfg;
+    if (strcasecmp(arg, "Forwarded") == 0) {
+        bit = UPREQ_PH_FORWARDED;
+    }
+    else if (strcasecmp(arg, "X-Forwarded-Proto") == 0) {
+        bit = UPREQ_PH_XFP;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: unknown header '%s' (expected "
+                            "Forwarded or X-Forwarded-Proto)",
+                            cmd->cmd->name, arg);
+    }
+    /* several words, or several lines, name several headers */
+    sc->proxy_headers = (sc->proxy_headers == UPREQ_UNSET ? 0
+                         : sc->proxy_headers) | bit;
+    return NULL;
+}
+
+static const char *upreq_set_srv_flag(cmd_parms *cmd, void *cfg, int on)
+{
+    upreq_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                              &upgrade_required_module);
+
+    (void)cfg;
+    *(int *)((char *)sc + (apr_size_t)cmd->info) = on;
+    return NULL;
+}
+
+static const command_rec upreq_cmds[] = {
+    /* per directory */
+    AP_INIT_TAKE_ARGV("UpgradeRequired", upreq_set_required, NULL,
+                      RSRC_CONF | OR_AUTHCFG,
+                      "Off, or requirements that must all hold: TLS, "
+                      "TLS/1.0, TLS/1.1, TLS/1.2, TLS/1.3, HTTP/1.1, "
+                      "HTTP/2, websocket (default: none)"),
+    AP_INIT_TAKE1("UpgradeRequiredHeader", upreq_set_header, NULL,
+                  RSRC_CONF | OR_AUTHCFG,
+                  "Upgrade value sent with the 426, a comma list of "
+                  "protocol[/version] (default: derived from the "
+                  "failed requirements)"),
+    /* per server */
+    AP_INIT_ITERATE("UpgradeRequiredTrustedProxy", upreq_set_trusted_proxy,
+                    NULL, RSRC_CONF,
+                    "IPv4/IPv6 addresses or networks (addr/bits) of proxies "
+                    "whose protocol headers are believed (default: none)"),
+    AP_INIT_ITERATE("UpgradeRequiredProxyHeader", upreq_set_proxy_header,
+                    NULL, RSRC_CONF,
+                    "Forwarded and/or X-Forwarded-Proto: headers read from "
+                    "a trusted proxy (default: both)"),
+    AP_INIT_FLAG("UpgradeRequiredProxyTLS", upreq_set_srv_flag,
+                 (void *)APR_OFFSETOF(upreq_srv_conf, proxy_tls), RSRC_CONF,
+                 "On if trusted proxies enforce the required TLS version "
+                 "(default Off)"),
+    AP_INIT_FLAG("UpgradeRequiredAcmeExempt", upreq_set_srv_flag,
+                 (void *)APR_OFFSETOF(upreq_srv_conf, acme_exempt),
+                 RSRC_CONF,
+                 "On: /.well-known/acme-challenge/ is never refused for "
+                 "want of TLS (default On)"),
+    { NULL }
+};
+
+/* ------------------------------------------------------------------ */
+/* request-time helpers: TLS state                                     */
+
+static int upreq_conn_is_tls(conn_rec *c)
+{
+#if UPREQ_HAVE_AP_SSL
+    return ap_ssl_conn_is_ssl(c);
+#else
+    return upreq_opt_is_https && upreq_opt_is_https(c);
+#endif
+}
+
+static const char *upreq_conn_tls_protocol(request_rec *r, conn_rec *c)
+{
+#if UPREQ_HAVE_AP_SSL
+    return ap_ssl_var_lookup(r->pool, r->server, c, NULL, "SSL_PROTOCOL");
+#else
+    return upreq_opt_var_lookup
+           ? upreq_opt_var_lookup(r->pool, r->server, c, NULL,
+                                  (char *)"SSL_PROTOCOL")
+           : NULL;
+#endif
+}
+
+/* TLS is a property of the client's connection: for an HTTP/2 stream that
+ * is the master connection.  Cached on the connection the request runs
+ * on, which only this request's thread touches. */
+static const upreq_conn_tls *upreq_tls_state(request_rec *r)
+{
+    conn_rec *c = r->connection;
+    conn_rec *tc = c->master ? c->master : c;
+    upreq_conn_tls *t = ap_get_module_config(c->conn_config,
+                                             &upgrade_required_module);
+
+    if (t == NULL) {
+        t = apr_palloc(c->pool, sizeof(*t));
+        t->is_tls = upreq_conn_is_tls(tc);
+        t->protocol = t->is_tls ? upreq_conn_tls_protocol(r, tc) : NULL;
+        if (t->protocol) {
+            t->protocol = apr_pstrdup(c->pool, t->protocol);
+        }
+        t->minor = upreq_tls_minor_of(t->protocol);
+        ap_set_module_config(c->conn_config, &upgrade_required_module, t);
+    }
+    return t;
+}
+
+/* ------------------------------------------------------------------ */
+/* request-time helpers: trusted proxies                               */
+
+static int upreq_sockaddr_is_trusted(const apr_array_header_t *proxies,
+                                     apr_sockaddr_t *sa)
+{
+    apr_ipsubnet_t *const *subs = (apr_ipsubnet_t *const *)proxies->elts;
+    int i;
+
+    for (i = 0; i < proxies->nelts; i++) {
+        if (apr_ipsubnet_test(subs[i], sa)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    const apr_array_header_t *proxies;
+    apr_pool_t *pool;
+} upreq_trust_ctx;
+
+/* upreq_trust_fn for Forwarded "for" values; ip is a literal already */
+static int upreq_ip_is_trusted(void *vctx, const char *ip)
+{
+    upreq_trust_ctx *ctx = vctx;
+    unsigned char buf[16];
+    apr_sockaddr_t *sa;
+
+    /* only numeric literals reach apr_sockaddr_info_get: no DNS */
+    if (inet_pton(AF_INET, ip, buf) != 1
+        && inet_pton(AF_INET6, ip, buf) != 1) {
+        return 0;
+    }
+    if (apr_sockaddr_info_get(&sa, ip, APR_UNSPEC, 0, 0, ctx->pool)
+        != APR_SUCCESS) {
+        return 0;
+    }
+    return upreq_sockaddr_is_trusted(ctx->proxies, sa);
+}
+
+/* The TLS verdict of the proxy headers of a request from a trusted peer:
+ * every header read must be present and say TLS (SPEC). */
+static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
+                                const char **why)
+{
+    int which = upreq_proxy_headers(sc), seen = 0, tls = 1;
+    const char *fwd = NULL, *xfp = NULL;
+
+    if (which & UPREQ_PH_FORWARDED) {
+        fwd = apr_table_get(r->headers_in, "Forwarded");
+    }
+    if (which & UPREQ_PH_XFP) {
+        xfp = apr_table_get(r->headers_in, "X-Forwarded-Proto");
+    }
+    if (fwd) {
+        upreq_trust_ctx ctx = { sc->proxies, r->pool };
+
+        seen++;
+        tls = upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted, &ctx)
+              == UPREQ_FWD_TLS;
+        *why = tls ? "Forwarded says https" : "Forwarded does not say https";
+    }
+    if (xfp && tls) {
+        seen++;
+        tls = upreq_xfp_is_tls(xfp);
+        *why = tls ? (fwd ? "Forwarded and X-Forwarded-Proto say https"
+                          : "X-Forwarded-Proto says https")
+                   : "X-Forwarded-Proto does not say https";
+    }
+    if (!seen) {
+        *why = "trusted proxy sent no protocol header";
+        return 0;
+    }
+    return tls;
+}
+
+/* ------------------------------------------------------------------ */
+/* request-time helpers: the requirements                              */
+
+static int upreq_peer_is_trusted(request_rec *r, const upreq_srv_conf *sc)
+{
+    conn_rec *c = r->connection->master ? r->connection->master
+                                        : r->connection;
+
+    /* the TCP peer, never the address mod_remoteip gives the request */
+    return sc->proxies && upreq_sockaddr_is_trusted(sc->proxies,
+                                                    c->client_addr);
+}
+
+static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
+                            const upreq_srv_conf *sc, upreq_verdict *v)
+{
+    const upreq_conn_tls *t = upreq_tls_state(r);
+
+    v->tls = t;
+    if (t->is_tls) {
+        v->tls_why = "TLS connection";
+        if (pol->tls_minor != UPREQ_TLS_ANY && t->minor < pol->tls_minor) {
+            v->failed |= UPREQ_R_TLS;
+            v->tls_why = "TLS version too old or unknown";
+        }
+        return;
+    }
+    if (upreq_peer_is_trusted(r, sc)) {
+        v->via_proxy = 1;
+        if (!upreq_proxy_says_tls(r, sc, &v->tls_why)) {
+            v->failed |= UPREQ_R_TLS;
+        }
+        else if (pol->tls_minor != UPREQ_TLS_ANY && sc->proxy_tls != 1) {
+            v->failed |= UPREQ_R_TLS;
+            v->tls_why = "TLS version cannot be known behind the proxy "
+                         "(UpgradeRequiredProxyTLS Off)";
+        }
+        return;
+    }
+    v->failed |= UPREQ_R_TLS;
+    v->tls_why = "plain connection";
+}
+
+/* RFC 6455 §4.1 opening handshake; RFC 9110 §7.8: Upgrade is ignored on
+ * HTTP/1.0.  mod_http2 hands an RFC 8441 CONNECT on as such a GET. */
+static int upreq_is_websocket_handshake(request_rec *r)
+{
+    return r->proto_num >= HTTP_VERSION(1, 1)
+           && strcmp(r->method, "GET") == 0
+           && upreq_list_has_token(apr_table_get(r->headers_in, "Upgrade"),
+                                   "websocket")
+           && upreq_list_has_token(apr_table_get(r->headers_in,
+                                                 "Connection"), "upgrade")
+           && upreq_ws_version_ok(apr_table_get(r->headers_in,
+                                                "Sec-WebSocket-Version"));
+}
+
+static int upreq_has_body(request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    return apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
+           || (cl && strcmp(cl, "0") != 0);
+}
+
+/* RFC 7540 §3.2 upgrade offer that httpd could accept on this server */
+static int upreq_is_h2c_upgrade(request_rec *r, const upreq_verdict *v)
+{
+    const char *conn;
+
+    if (r->proto_num != HTTP_VERSION(1, 1) || r->connection->master
+        || v->tls->is_tls || upreq_has_body(r)
+        || !apr_table_get(r->headers_in, "HTTP2-Settings")
+        || !upreq_list_has_token(apr_table_get(r->headers_in, "Upgrade"),
+                                 "h2c")) {
+        return 0;
+    }
+    conn = apr_table_get(r->headers_in, "Connection");
+    return upreq_list_has_token(conn, "upgrade")
+           && upreq_list_has_token(conn, "HTTP2-Settings")
+           && ap_is_allowed_protocol(r->connection, r, r->server, "h2c");
+}
+
+static int upreq_is_acme_challenge(request_rec *r, const upreq_srv_conf *sc)
+{
+    return upreq_acme_exempt(sc) && r->uri
+           && strncmp(r->uri, UPREQ_ACME_PREFIX,
+                      sizeof(UPREQ_ACME_PREFIX) - 1) == 0;
+}
+
+/* Evaluate every requirement of the policy; sets v->failed. */
+static void upreq_evaluate(request_rec *r, const upreq_policy *pol,
+                           const upreq_srv_conf *sc, upreq_verdict *v)
+{
+    if ((pol->reqs & UPREQ_R_TLS) && !upreq_is_acme_challenge(r, sc)) {
+        upreq_check_tls(r, pol, sc, v);
+    }
+    if ((pol->reqs & UPREQ_R_HTTP11) && r->proto_num < HTTP_VERSION(1, 1)) {
+        v->failed |= UPREQ_R_HTTP11;
+    }
+    if ((pol->reqs & UPREQ_R_HTTP2) && r->proto_num < HTTP_VERSION(2, 0)) {
+        v->failed |= UPREQ_R_HTTP2;
+    }
+    if ((pol->reqs & UPREQ_R_WS) && !upreq_is_websocket_handshake(r)) {
+        v->failed |= UPREQ_R_WS;
+    }
+    if (v->failed == UPREQ_R_HTTP2) {
+        if (!v->tls) {
+            v->tls = upreq_tls_state(r);
+        }
+        v->h2c_candidate = upreq_is_h2c_upgrade(r, v);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* request-time helpers: the response                                  */
+
+static int upreq_offers_h2c(request_rec *r, const upreq_verdict *v)
+{
+    /* h2c is only an answer for a client that stays on cleartext */
+    return !(v->failed & UPREQ_R_TLS) && !v->tls->is_tls
+           && !r->connection->master
+           && ap_is_allowed_protocol(r->connection, r, r->server, "h2c");
+}
+
+/* The Upgrade value: tokens of the failed requirements in SPEC order
+ * (TLS, HTTP version, websocket), without duplicates. */
+static const char *upreq_upgrade_value(request_rec *r,
+                                       const upreq_policy *pol,
+                                       const upreq_verdict *v)
+{
+    const char *tls = NULL, *h11 = NULL, *h2 = NULL, *ws = NULL;
+    int minor = pol->tls_minor;
+
+    if (v->failed & UPREQ_R_TLS) {
+        tls = apr_psprintf(r->pool, "TLS/1.%d, HTTP/1.1",
+                           minor == UPREQ_TLS_ANY ? UPREQ_TLS_DEFAULT_MINOR
+                                                  : minor);
+    }
+    if ((v->failed & UPREQ_R_HTTP11) && !tls) {
+        h11 = "HTTP/1.1";
+    }
+    if (v->failed & UPREQ_R_HTTP2) {
+        if (!v->tls) {
+            ((upreq_verdict *)v)->tls = upreq_tls_state(r);
+        }
+        h2 = upreq_offers_h2c(r, v) ? "h2c" : "HTTP/2.0";
+    }
+    if (v->failed & UPREQ_R_WS) {
+        ws = "websocket";
+    }
+    return apr_pstrcat(r->pool, tls ? tls : "",
+                       (tls && h11) ? ", " : "", h11 ? h11 : "",
+                       ((tls || h11) && h2) ? ", " : "", h2 ? h2 : "",
+                       ((tls || h11 || h2) && ws) ? ", " : "", ws ? ws : "",
+                       NULL);
+}
+
+/* https:// + ServerName (never Host) + the path and query asked for */
+static const char *upreq_https_link(request_rec *r)
+{
+    const char *host = r->server->server_hostname;
+    const char *target = r->unparsed_uri;
+
+    if (!host || !*host) {
+        host = "localhost";
+    }
+    if (ap_strchr_c(host, ':')) {
+        host = apr_pstrcat(r->pool, "[", host, "]", NULL);
+    }
+    if (!target || target[0] != '/') {
+        target = apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri),
+                             r->args ? "?" : "", r->args ? r->args : "",
+                             NULL);
+    }
+    return ap_escape_html2(r->pool,
+                           apr_pstrcat(r->pool, "https://", host, target,
+                                       NULL), 1);
+}
+
+static const char *upreq_page_tls(request_rec *r, const upreq_policy *pol,
+                                  const upreq_verdict *v)
+{
+    const char *link = upreq_https_link(r);
+
+    if (v->tls && v->tls->is_tls) {
+        return apr_psprintf(r->pool, "<p>This resource requires TLS 1.%d "
+                            "or newer; this connection uses %s. Please "
+                            "reconnect with a client that supports TLS "
+                            "1.%d.</p>\n", pol->tls_minor,
+                            ap_escape_html2(r->pool, v->tls->protocol
+                                            ? v->tls->protocol : "an "
+                                            "unknown version", 1),
+                            pol->tls_minor);
+    }
+    return apr_pstrcat(r->pool, "<p>This resource is only available over "
+                       "a secure (TLS) connection", pol->tls_minor
+                       == UPREQ_TLS_ANY ? "" : apr_psprintf(r->pool,
+                       " using TLS 1.%d or newer", pol->tls_minor),
+                       ". Please use <a href=\"", link, "\">", link,
+                       "</a> instead.</p>\n", NULL);
+}
+
+static const char *upreq_page(request_rec *r, const upreq_policy *pol,
+                              const upreq_verdict *v)
+{
+    return apr_pstrcat(r->pool,
+        "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
+        "<html><head>\n<title>426 Upgrade Required</title>\n"
+        "</head><body>\n<h1>Upgrade Required</h1>\n",
+        (v->failed & UPREQ_R_TLS) ? upreq_page_tls(r, pol, v) : "",
+        (v->failed & UPREQ_R_HTTP11) ? "<p>This resource requires "
+            "HTTP/1.1 or newer. Please repeat the request with "
+            "HTTP/1.1.</p>\n" : "",
+        (v->failed & UPREQ_R_HTTP2) ? "<p>This resource is only available "
+            "over HTTP/2. Please repeat the request with an HTTP/2 "
+            "client.</p>\n" : "",
+        (v->failed & UPREQ_R_WS) ? "<p>This resource is a WebSocket "
+            "endpoint. Please connect with a WebSocket client (RFC 6455, "
+            "Sec-WebSocket-Version 13).</p>\n" : "",
+        "</body></html>\n", NULL);
+}
+
+/* Headers go in err_headers_out so that they survive ErrorDocument 426;
+ * on HTTP/2 nothing connection-specific is sent (RFC 9113 §8.2.2). */
+static void upreq_set_response_headers(request_rec *r, const char *upgrade,
+                                       int ws_failed)
+{
+    if (r->proto_num < HTTP_VERSION(2, 0)) {
+        const char *conn = apr_table_get(r->err_headers_out, "Connection");
+
+        apr_table_setn(r->err_headers_out, "Upgrade", upgrade);
+        if (!upreq_list_has_token(conn, "upgrade")) {
+            apr_table_mergen(r->err_headers_out, "Connection", "Upgrade");
+        }
+    }
+    if (ws_failed) {
+        apr_table_setn(r->err_headers_out, "Sec-WebSocket-Version", "13");
+    }
+}
+
+static void upreq_log_refusal(request_rec *r, const upreq_verdict *v,
+                              const char *upgrade)
+{
+    if (!APLOGrinfo(r)) {
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "UPREQ001: 426 for %s %s from %s: requires%s%s%s%s; "
+                  "Upgrade: %s%s%s",
+                  r->method, ap_escape_logitem(r->pool, r->uri),
+                  r->useragent_ip,
+                  (v->failed & UPREQ_R_TLS) ? " TLS" : "",
+                  (v->failed & UPREQ_R_HTTP11) ? " HTTP/1.1" : "",
+                  (v->failed & UPREQ_R_HTTP2) ? " HTTP/2" : "",
+                  (v->failed & UPREQ_R_WS) ? " websocket" : "",
+                  upgrade, v->tls_why ? "; " : "",
+                  v->tls_why ? v->tls_why : "");
+}
+
+/* Refuse: headers, variables, the page; the caller returns 426. */
+static int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
+                        const upreq_verdict *v)
+{
+    const char *upgrade = d->header ? d->header
+                                    : upreq_upgrade_value(r, &d->policy, v);
+    int idx = ap_index_of_response(HTTP_UPGRADE_REQUIRED);
+
+    upreq_set_response_headers(r, upgrade, v->failed & UPREQ_R_WS);
+    apr_table_setn(r->subprocess_env, UPREQ_ENV, upgrade);
+    apr_table_setn(r->notes, UPREQ_NOTE, upgrade);
+    /* httpd's canned 426 text speaks of SSL only; an ErrorDocument wins */
+    if (ap_response_code_string(r, idx) == NULL) {
+        ap_custom_response(r, HTTP_UPGRADE_REQUIRED,
+                           upreq_page(r, &d->policy, v));
+    }
+    upreq_log_refusal(r, v, upgrade);
+    return HTTP_UPGRADE_REQUIRED;
+}
+
+/* Requests the module never refuses (SPEC): subrequests, error documents,
+ * forward-proxy requests, CONNECT, and no-upgrade-required. */
+static int upreq_request_is_exempt(request_rec *r)
+{
+    const char *why = NULL;
+
+    if (r->main) {
+        why = "subrequest";
+    }
+    else if (r->prev && ap_is_HTTP_ERROR(r->prev->status)) {
+        why = "error document";
+    }
+    else if (r->proxyreq == PROXYREQ_PROXY) {
+        why = "forward-proxy request";
+    }
+    else if (r->method_number == M_CONNECT) {
+        why = "CONNECT";
+    }
+    else if (apr_table_get(r->subprocess_env, UPREQ_EXEMPT_ENV)) {
+        why = UPREQ_EXEMPT_ENV " is set";
+    }
+    if (why && APLOGrdebug(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "UPREQ002: not refused: %s", why);
+    }
+    return why != NULL;
+}
+
+static void upreq_log_pass(request_rec *r, const upreq_dir_conf *d,
+                           const upreq_verdict *v, const char *phase)
+{
+    if (APLOGrdebug(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "UPREQ003: policy of %s met (%s)%s%s%s",
+                      ap_escape_logitem(r->pool, d->policy.where), phase,
+                      v->tls_why ? ": " : "", v->tls_why ? v->tls_why : "",
+                      v->h2c_candidate ? "; h2c upgrade let through" : "");
+    }
+}
+
+/* Decide for one request: OK to go on, or 426. */
+static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
+                         const char *phase)
+{
+    const upreq_srv_conf *sc;
+    upreq_verdict v = { 0, 0, 0, NULL, NULL };
+
+    ap_set_module_config(r->request_config, &upgrade_required_module,
+                         (void *)&upreq_mark_decided);
+    if (upreq_request_is_exempt(r)) {
+        return DECLINED;
+    }
+    sc = ap_get_module_config(r->server->module_config,
+                              &upgrade_required_module);
+    upreq_evaluate(r, &d->policy, sc, &v);
+    if (v.failed == 0 || v.h2c_candidate) {
+        if (v.h2c_candidate) {
+            /* the handler hook refuses it if httpd does not switch */
+            ap_set_module_config(r->request_config, &upgrade_required_module,
+                                 (void *)&upreq_mark_h2c);
+        }
+        upreq_log_pass(r, d, &v, phase);
+        return DECLINED;
+    }
+    if (APLOGrdebug(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "UPREQ004: refusing by the policy of %s (%s)",
+                      ap_escape_logitem(r->pool, d->policy.where), phase);
+    }
+    return upreq_refuse(r, d, &v);
+}
+
+/* ------------------------------------------------------------------ */
+/* hooks                                                               */
+
+/* translate_name, first: the Location/If walk has just run.  A policy set
+ * there is final (httpd merges those sections last), so it is decided
+ * now, where mod_alias's Redirect acts, before any directory is walked. */
+static int upreq_translate_name(request_rec *r)
+{
+    const upreq_dir_conf *d = ap_get_module_config(r->per_dir_config,
+                                                   &upgrade_required_module);
+    const upreq_srv_conf *sc;
+
+    if (d->policy.reqs <= 0 || !d->policy.final_early) {
+        return DECLINED;
+    }
+    sc = ap_get_module_config(r->server->module_config,
+                              &upgrade_required_module);
+    if (sc->late_only) {
+        return DECLINED;
+    }
+    return upreq_enforce(r, d, "translate_name");
+}
+
+/* header_parser: the per-directory configuration is complete, access
+ * control has not run yet, so a 426 comes before any 401 or 403. */
+static int upreq_header_parser(request_rec *r)
+{
+    const upreq_dir_conf *d;
+
+    if (ap_get_module_config(r->request_config, &upgrade_required_module)) {
+        return DECLINED;        /* decided at translate_name */
+    }
+    d = ap_get_module_config(r->per_dir_config, &upgrade_required_module);
+    if (d->policy.reqs <= 0) {
+        return DECLINED;
+    }
+    return upreq_enforce(r, d, "header_parser");
+}
+
+/* handler, right after core_upgrade_handler: a let-through h2c upgrade
+ * that reaches this point was not switched, so it is refused after all;
+ * an ErrorDocument for our 426 loses the Upgrade/Connection fields that
+ * core_upgrade_handler adds, so only ours are sent. */
+static int upreq_handler(request_rec *r)
+{
+    const void *mark = ap_get_module_config(r->request_config,
+                                            &upgrade_required_module);
+
+    if (mark == &upreq_mark_h2c) {
+        const upreq_dir_conf *d = ap_get_module_config(
+            r->per_dir_config, &upgrade_required_module);
+        upreq_verdict v = { UPREQ_R_HTTP2, 0, 0, "h2c upgrade not "
+                            "switched", upreq_tls_state(r) };
+
+        ap_set_module_config(r->request_config, &upgrade_required_module,
+                             (void *)&upreq_mark_decided);
+        return upreq_refuse(r, d, &v);
+    }
+    if (r->prev && apr_table_get(r->prev->notes, UPREQ_NOTE)) {
+        apr_table_unset(r->headers_out, "Upgrade");
+        apr_table_unset(r->headers_out, "Connection");
+    }
+    return DECLINED;
+}
+
+/* Start-up checks that must also fail or warn under "apachectl -t". */
+static int upreq_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    for (; s; s = s->next) {
+        upreq_srv_conf *sc = ap_get_module_config(s->module_config,
+                                                  &upgrade_required_module);
+
+        if (sc->wants_http2 && !ap_find_linked_module("mod_http2.c")) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "UPREQ005: UpgradeRequired HTTP/2 is configured "
+                         "but mod_http2 is not loaded: every request to "
+                         "such a location will be refused");
+            break;
+        }
+    }
+    return OK;
+}
+
+/* Does a directive below a per-directory section change, after the
+ * Location walk, what an early decision would see?  An <If> inside
+ * <Directory>/<Files>/<Proxy> (merged after <Location>), and the
+ * per-directory settings an early 426 would miss: SetEnvIf/BrowserMatch
+ * of no-upgrade-required, UpgradeRequiredHeader, ErrorDocument 426. */
+static int upreq_tree_needs_late(const ap_directive_t *d, int in_dir,
+                                 int in_if, int in_section)
+{
+    for (; d; d = d->next) {
+        const char *n = d->directive;
+        int dir = in_dir, iff = in_if, sec = in_section;
+
+        if (upreq_section_is(d, "<Directory")
+            || upreq_section_is(d, "<DirectoryMatch")
+            || upreq_section_is(d, "<Files")
+            || upreq_section_is(d, "<FilesMatch")
+            || upreq_section_is(d, "<Proxy")
+            || upreq_section_is(d, "<ProxyMatch")) {
+            dir = sec = 1;
+        }
+        else if (!strncasecmp(n, "<If", 3) || !strncasecmp(n, "<Else", 5)) {
+            iff = sec = 1;
+        }
+        else if (!strncasecmp(n, "<Location", 9)) {
+            sec = 1;
+        }
+        if ((dir && iff && !strcasecmp(n, "UpgradeRequired"))
+            || (dir && !strcasecmp(n, "UpgradeRequiredHeader"))
+            || (dir && !strcasecmp(n, "ErrorDocument") && d->args
+                && !strncmp(d->args, "426", 3))
+            || (sec && (!strncasecmp(n, "SetEnvIf", 8)
+                        || !strncasecmp(n, "BrowserMatch", 12))
+                && d->args && ap_strcasestr(d->args, UPREQ_EXEMPT_ENV))) {
+            return 1;
+        }
+        if (d->first_child
+            && upreq_tree_needs_late(d->first_child, dir, iff, sec)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    int late = upreq_tree_needs_late(ap_conftree, 0, 0, 0);
+
+    (void)pconf; (void)plog; (void)ptemp;
+    for (; s; s = s->next) {
+        upreq_srv_conf *sc = ap_get_module_config(s->module_config,
+                                                  &upgrade_required_module);
+        sc->late_only = late;
+    }
+    if (late) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, NULL,
+                     "UPREQ006: per-directory settings may change policies "
+                     "after the Location walk; deciding in header_parser");
+    }
+    return OK;
+}
+
+#if !UPREQ_HAVE_AP_SSL
+static void upreq_retrieve_optional_fn(void)
+{
+    upreq_opt_is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+    upreq_opt_var_lookup = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
+}
+#endif
+
+static void upreq_register_hooks(apr_pool_t *p)
+{
+    static const char *const before_translators[] = {
+        "mod_alias.c", "mod_rewrite.c", "mod_proxy.c", NULL
+    };
+    static const char *const after_setenvif[] = { "mod_setenvif.c", NULL };
+    static const char *const after_core[] = { "core.c", NULL };
+
+    (void)p;
+    /* before mod_alias/mod_rewrite/mod_proxy map the URL anywhere */
+    ap_hook_translate_name(upreq_translate_name, NULL, before_translators,
+                           APR_HOOK_REALLY_FIRST);
+    /* after mod_setenvif's per-directory rules set no-upgrade-required,
+     * before access control and all fixups (mod_rewrite, mod_alias) */
+    ap_hook_header_parser(upreq_header_parser, after_setenvif, NULL,
+                          APR_HOOK_FIRST);
+    /* right after core_upgrade_handler, before any content handler */
+    ap_hook_handler(upreq_handler, after_core, NULL, APR_HOOK_REALLY_FIRST);
+    /* under apachectl -t too */
+    ap_hook_check_config(upreq_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(upreq_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+#if !UPREQ_HAVE_AP_SSL
+    /* mod_ssl's optional functions exist once all modules are loaded */
+    ap_hook_optional_fn_retrieve(upreq_retrieve_optional_fn, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
+#endif
+}
+
+AP_DECLARE_MODULE(upgrade_required) = {
+    STANDARD20_MODULE_STUFF,
+    upreq_create_dir_conf,      /* per-directory config */
+    upreq_merge_dir_conf,       /* merge per-directory */
+    upreq_create_srv_conf,      /* per-server config */
+    upreq_merge_srv_conf,       /* merge per-server */
+    upreq_cmds,                 /* directives */
+    upreq_register_hooks,       /* hooks */
+    AP_MODULE_FLAG_NONE         /* flags */
+};
