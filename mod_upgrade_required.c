@@ -1047,7 +1047,8 @@ static int upreq_tree_needs_late(const ap_directive_t *d, int in_dir,
             || upreq_section_is(d, "<ProxyMatch")) {
             dir = sec = 1;
         }
-        else if (!strncasecmp(n, "<If", 3) || !strncasecmp(n, "<Else", 5)) {
+        else if (upreq_section_is(d, "<If") || upreq_section_is(d, "<ElseIf")
+                 || upreq_section_is(d, "<Else")) {
             iff = sec = 1;
         }
         else if (!strncasecmp(n, "<Location", 9)) {
