@@ -715,37 +715,47 @@ static int upreq_offers_h2c(request_rec *r, const upreq_verdict *v)
            && ap_is_allowed_protocol(r->connection, r, r->server, "h2c");
 }
 
+/* RFC 2817's advisory form, one per TLS version; constants, so the common
+ * single-requirement refusal builds no string */
+static const char *const upreq_tls_tokens[] = {
+    "TLS/1.0, HTTP/1.1", "TLS/1.1, HTTP/1.1",
+    "TLS/1.2, HTTP/1.1", "TLS/1.3, HTTP/1.1"
+};
+
 /* The Upgrade value: tokens of the failed requirements in SPEC order
  * (TLS, HTTP version, websocket), without duplicates. */
 static const char *upreq_upgrade_value(request_rec *r,
                                        const upreq_policy *pol,
-                                       const upreq_verdict *v)
+                                       upreq_verdict *v)
 {
-    const char *tls = NULL, *h11 = NULL, *h2 = NULL, *ws = NULL;
-    int minor = pol->tls_minor;
+    const char *tok[3];
+    int n = 0, minor = pol->tls_minor;
 
     if (v->failed & UPREQ_R_TLS) {
-        tls = apr_psprintf(r->pool, "TLS/1.%d, HTTP/1.1",
-                           minor == UPREQ_TLS_ANY ? UPREQ_TLS_DEFAULT_MINOR
-                                                  : minor);
+        tok[n++] = upreq_tls_tokens[minor == UPREQ_TLS_ANY
+                                    ? UPREQ_TLS_DEFAULT_MINOR : minor];
     }
-    if ((v->failed & UPREQ_R_HTTP11) && !tls) {
-        h11 = "HTTP/1.1";
+    else if (v->failed & UPREQ_R_HTTP11) {
+        tok[n++] = "HTTP/1.1";      /* the TLS token names HTTP/1.1 too */
     }
     if (v->failed & UPREQ_R_HTTP2) {
         if (!v->tls) {
-            ((upreq_verdict *)v)->tls = upreq_tls_state(r);
+            v->tls = upreq_tls_state(r);
         }
-        h2 = upreq_offers_h2c(r, v) ? "h2c" : "HTTP/2.0";
+        tok[n++] = upreq_offers_h2c(r, v) ? "h2c" : "HTTP/2.0";
     }
     if (v->failed & UPREQ_R_WS) {
-        ws = "websocket";
+        tok[n++] = "websocket";
     }
-    return apr_pstrcat(r->pool, tls ? tls : "",
-                       (tls && h11) ? ", " : "", h11 ? h11 : "",
-                       ((tls || h11) && h2) ? ", " : "", h2 ? h2 : "",
-                       ((tls || h11 || h2) && ws) ? ", " : "", ws ? ws : "",
-                       NULL);
+    switch (n) {
+    case 1:
+        return tok[0];
+    case 2:
+        return apr_pstrcat(r->pool, tok[0], ", ", tok[1], NULL);
+    default:
+        return apr_pstrcat(r->pool, tok[0], ", ", tok[1], ", ", tok[2],
+                           NULL);
+    }
 }
 
 /* https:// + ServerName (never Host) + the path and query asked for */
@@ -785,10 +795,14 @@ static const char *upreq_page_tls(request_rec *r, const upreq_policy *pol,
                                             "unknown version", 1),
                             pol->tls_minor);
     }
+    static const char *const using[] = {
+        " using TLS 1.0 or newer", " using TLS 1.1 or newer",
+        " using TLS 1.2 or newer", " using TLS 1.3 or newer"
+    };
+
     return apr_pstrcat(r->pool, "<p>This resource is only available over "
                        "a secure (TLS) connection", pol->tls_minor
-                       == UPREQ_TLS_ANY ? "" : apr_psprintf(r->pool,
-                       " using TLS 1.%d or newer", pol->tls_minor),
+                       == UPREQ_TLS_ANY ? "" : using[pol->tls_minor],
                        ". Please use <a href=\"", link, "\">", link,
                        "</a> instead.</p>\n", NULL);
 }
@@ -852,7 +866,7 @@ static void upreq_log_refusal(request_rec *r, const upreq_verdict *v,
 
 /* Refuse: headers, variables, the page; the caller returns 426. */
 static int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
-                        const upreq_verdict *v)
+                        upreq_verdict *v)
 {
     const char *upgrade = d->header ? d->header
                                     : upreq_upgrade_value(r, &d->policy, v);
