@@ -555,11 +555,12 @@ static int upreq_ip_is_trusted(void *vctx, const char *ip)
 }
 
 /* The TLS verdict of the proxy headers of a request from a trusted peer:
- * every header read must be present and say TLS (SPEC). */
+ * 1 TLS, 0 not, -1 none of the headers read is present.  When both are
+ * read and present, both must say TLS (SPEC). */
 static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
                                 const char **why)
 {
-    int which = upreq_proxy_headers(sc), seen = 0, tls = 1;
+    int which = upreq_proxy_headers(sc), tls = 1;
     const char *fwd = NULL, *xfp = NULL;
 
     if (which & UPREQ_PH_FORWARDED) {
@@ -568,24 +569,35 @@ static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
     if (which & UPREQ_PH_XFP) {
         xfp = apr_table_get(r->headers_in, "X-Forwarded-Proto");
     }
+    if (!fwd && !xfp) {
+        *why = "sent no protocol header";
+        return -1;
+    }
     if (fwd) {
         upreq_trust_ctx ctx = { sc->proxies, r->pool };
 
-        seen++;
-        tls = upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted, &ctx)
-              == UPREQ_FWD_TLS;
-        *why = tls ? "Forwarded says https" : "Forwarded does not say https";
+        switch (upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted, &ctx)) {
+        case UPREQ_FWD_TLS:
+            *why = "Forwarded says https";
+            break;
+        case UPREQ_FWD_MALFORMED:
+            *why = "Forwarded is malformed";
+            tls = 0;
+            break;
+        case UPREQ_FWD_NONE:
+            *why = "every Forwarded element comes from a trusted proxy";
+            tls = 0;
+            break;
+        default:
+            *why = "Forwarded does not say https";
+            tls = 0;
+        }
     }
     if (xfp && tls) {
-        seen++;
         tls = upreq_xfp_is_tls(xfp);
         *why = tls ? (fwd ? "Forwarded and X-Forwarded-Proto say https"
                           : "X-Forwarded-Proto says https")
                    : "X-Forwarded-Proto does not say https";
-    }
-    if (!seen) {
-        *why = "trusted proxy sent no protocol header";
-        return 0;
     }
     return tls;
 }
@@ -603,6 +615,22 @@ static int upreq_peer_is_trusted(request_rec *r, const upreq_srv_conf *sc)
                                                     c->client_addr);
 }
 
+/* Logs name the TCP peer that the trust decision looked at: the client
+ * address in the log prefix may be one mod_remoteip took from a header. */
+static void upreq_name_peer(request_rec *r, const upreq_srv_conf *sc,
+                            upreq_verdict *v)
+{
+    conn_rec *c = r->connection->master ? r->connection->master
+                                        : r->connection;
+
+    if (APLOGrinfo(r)) {
+        v->tls_why = apr_psprintf(r->pool, "peer %s%s: %s", c->client_ip,
+                                  !sc->proxies ? ""
+                                  : v->via_proxy ? " (trusted proxy)"
+                                  : " (not a trusted proxy)", v->tls_why);
+    }
+}
+
 static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
                             const upreq_srv_conf *sc, upreq_verdict *v)
 {
@@ -615,11 +643,10 @@ static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
             v->failed |= UPREQ_R_TLS;
             v->tls_why = "TLS version too old or unknown";
         }
-        return;
     }
-    if (upreq_peer_is_trusted(r, sc)) {
+    else if (upreq_peer_is_trusted(r, sc)) {
         v->via_proxy = 1;
-        if (!upreq_proxy_says_tls(r, sc, &v->tls_why)) {
+        if (upreq_proxy_says_tls(r, sc, &v->tls_why) != 1) {
             v->failed |= UPREQ_R_TLS;
         }
         else if (pol->tls_minor != UPREQ_TLS_ANY && sc->proxy_tls != 1) {
@@ -627,10 +654,12 @@ static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
             v->tls_why = "TLS version cannot be known behind the proxy "
                          "(UpgradeRequiredProxyTLS Off)";
         }
-        return;
     }
-    v->failed |= UPREQ_R_TLS;
-    v->tls_why = "plain connection";
+    else {
+        v->failed |= UPREQ_R_TLS;
+        v->tls_why = "plain connection";
+    }
+    upreq_name_peer(r, sc, v);
 }
 
 /* RFC 6455 §4.1 opening handshake; RFC 9110 §7.8: Upgrade is ignored on
@@ -936,8 +965,9 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
     }
     if (APLOGrdebug(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "UPREQ004: refusing by the policy of %s (%s)",
-                      ap_escape_logitem(r->pool, d->policy.where), phase);
+                      "UPREQ004: refusing by the policy of %s (%s)%s%s",
+                      ap_escape_logitem(r->pool, d->policy.where), phase,
+                      v.tls_why ? ": " : "", v.tls_why ? v.tls_why : "");
     }
     return upreq_refuse(r, d, &v);
 }
