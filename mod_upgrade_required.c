@@ -111,7 +111,7 @@ typedef struct {
 typedef struct {
     int failed;             /* UPREQ_R_* bits that are not met */
     int h2c_candidate;      /* a valid h2c upgrade request, let through */
-    int via_proxy;          /* TLS was judged from proxy headers */
+    int via_proxy;          /* the TCP peer is a trusted proxy */
     const char *tls_why;    /* what decided TLS, for logs */
     const upreq_conn_tls *tls;
 } upreq_verdict;
@@ -631,33 +631,39 @@ static void upreq_name_peer(request_rec *r, const upreq_srv_conf *sc,
     }
 }
 
+/* Decide the TLS requirement; v->tls_why says what decided.  A trusted
+ * proxy's headers tell the client's own protocol, over a TLS hop too (a
+ * re-encrypting proxy may have taken the request in clear); without them
+ * a TLS connection is the client's own (TLS passthrough). */
 static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
                             const upreq_srv_conf *sc, upreq_verdict *v)
 {
     const upreq_conn_tls *t = upreq_tls_state(r);
+    int says = -1;
 
     v->tls = t;
-    if (t->is_tls) {
+    if (upreq_peer_is_trusted(r, sc)) {
+        v->via_proxy = 1;
+        says = upreq_proxy_says_tls(r, sc, &v->tls_why);
+    }
+    if (says == -1 && t->is_tls) {
         v->tls_why = "TLS connection";
         if (pol->tls_minor != UPREQ_TLS_ANY && t->minor < pol->tls_minor) {
             v->failed |= UPREQ_R_TLS;
             v->tls_why = "TLS version too old or unknown";
         }
     }
-    else if (upreq_peer_is_trusted(r, sc)) {
-        v->via_proxy = 1;
-        if (upreq_proxy_says_tls(r, sc, &v->tls_why) != 1) {
-            v->failed |= UPREQ_R_TLS;
-        }
-        else if (pol->tls_minor != UPREQ_TLS_ANY && sc->proxy_tls != 1) {
-            v->failed |= UPREQ_R_TLS;
-            v->tls_why = "TLS version cannot be known behind the proxy "
-                         "(UpgradeRequiredProxyTLS Off)";
-        }
-    }
-    else {
+    else if (says == 1 && pol->tls_minor != UPREQ_TLS_ANY
+             && sc->proxy_tls != 1) {
         v->failed |= UPREQ_R_TLS;
-        v->tls_why = "plain connection";
+        v->tls_why = "TLS version cannot be known behind the proxy "
+                     "(UpgradeRequiredProxyTLS Off)";
+    }
+    else if (says != 1) {
+        v->failed |= UPREQ_R_TLS;
+        if (!v->via_proxy) {
+            v->tls_why = "plain connection";
+        }
     }
     upreq_name_peer(r, sc, v);
 }
