@@ -4,7 +4,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use Apache::TestUtil qw(t_start_error_log_watch t_finish_error_log_watch);
 use lib 't/lib';
-use UpReq qw(hostport raw parse_response field fields conf_test);
+use UpReq qw(hostport raw parse_response field fields conf_test curl);
 use UpReqProxy qw(request ipv6_reason free_port start_httpd stop_daemon);
 
 # Trusted proxies (UpgradeRequiredTrustedProxy, UpgradeRequiredProxyHeader,
@@ -236,7 +236,7 @@ my $conf_ok = "UpgradeRequiredTrustedProxy 10.0.0.0/8 192.0.2.1 ::1 "
 
 my $v6_reason = ipv6_reason();
 
-plan tests => 3 * @cases + 2 * @conf_errors + 1 + 6 + 10 + 10 + 12,
+plan tests => 3 * @cases + 2 * @conf_errors + 2 + 6 + 4 + 6 + 10 + 10 + 12,
     need_module 'upgrade_required', 'mod_ssl', 'mod_remoteip',
     'mod_headers';
 
@@ -273,6 +273,11 @@ for my $e (@conf_errors) {
     my ($rc, $out) = conf_test($conf_ok);
     ok t_cmp("$rc " . ($out =~ /^Syntax OK$/m ? 'Syntax OK' : $out),
              '0 Syntax OK', 'valid proxy settings pass');
+    my $example = Apache::Test::vars('t_dir')
+        . '/../conf/examples/load-balancer.conf';
+    ($rc, $out) = conf_test("Include \"$example\"");
+    ok t_cmp("$rc " . ($out =~ /^Syntax OK$/m ? 'Syntax OK' : $out),
+             '0 Syntax OK', 'conf/examples/load-balancer.conf passes');
 }
 
 # --- mod_remoteip rewrites the client address, not the TCP peer
@@ -300,6 +305,56 @@ for my $e (@conf_errors) {
     $r = parse_response(raw('upreq_proxy_remoteip',
                             $req->('127.0.0.2', 'http'), local => $LB));
     ok t_cmp($r->{status}, 426, 'trusted peer, http');
+}
+
+# --- PROXY protocol: the client address it carries is not the TCP peer
+{
+    my $req = sub {
+        my ($src, $xfp) = @_;
+        return "PROXY TCP4 $src 127.0.0.1 40000 80\r\n"
+            . "GET /tls/ HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: $xfp\r\n"
+            . "Connection: close\r\n\r\n";
+    };
+    my $r = parse_response(raw('upreq_proxy_pp',
+                               $req->('198.51.100.7', 'https'), local => $LB));
+    ok t_cmp(field($r, 'X-Seen-Client'), '198.51.100.7',
+             'PROXY protocol: the client is 198.51.100.7');
+    ok t_cmp($r->{status}, 200,
+             'PROXY protocol from the trusted 127.0.0.2: 200');
+    $r = parse_response(raw('upreq_proxy_pp',
+                            $req->('127.0.0.2', 'https'), local => $EVIL));
+    ok t_cmp(field($r, 'X-Seen-Client'), '127.0.0.2',
+             'PROXY protocol: an untrusted peer claims 127.0.0.2');
+    ok t_cmp($r->{status}, 426, '... still untrusted: 426');
+}
+
+# --- HTTP/2 streams: the peer of the connection that carries them
+{
+    my $url = 'http://' . hostport('upreq_proxy_h2') . '/h2/';
+    my $h2 = sub {
+        my ($from) = @_;
+        my $r = curl('--http2-prior-knowledge', '--interface', $from,
+                     '-H', 'X-Forwarded-Proto: https', $url);
+        return $r->{status_line} =~ m{^HTTP/(\S+) (\d{3})} ? "$1 $2"
+                                                            : $r->{all};
+    };
+    ok t_cmp($h2->($LB), '2 200',
+             'HTTP/2 from a trusted proxy that says https: 200');
+    ok t_cmp($h2->($EVIL), '2 426', 'HTTP/2 from an untrusted peer: 426');
+    my $get = sub {
+        my ($from) = @_;
+        return parse_response(raw('upreq_proxy_h2',
+            "GET /h2/ HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\n"
+            . "Connection: close\r\n\r\n", local => $from));
+    };
+    my $r = $get->($LB);
+    ok t_cmp($r->{status}, 426, 'HTTP/1.1 from a trusted proxy: 426');
+    ok t_cmp(field($r, 'Upgrade'), 'h2c',
+             '... TLS is met, HTTP/2 is offered as h2c');
+    $r = $get->($EVIL);
+    ok t_cmp($r->{status}, 426, 'HTTP/1.1 from an untrusted peer: 426');
+    ok t_cmp(field($r, 'Upgrade'), 'TLS/1.2, HTTP/1.1, HTTP/2.0',
+             '... neither is met');
 }
 
 # --- a TLS listener: TLS passthrough and re-encrypting proxies

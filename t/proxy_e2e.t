@@ -18,7 +18,7 @@ my $TLS12 = 'TLS/1.2, HTTP/1.1';
 my $TLS13 = 'TLS/1.3, HTTP/1.1';
 
 my @proxies = grep { which($_) } qw(haproxy nginx);
-my $PER_PROXY = 17;
+my $PER_PROXY = 19;
 my $DIRECT = 6;
 
 plan tests => $DIRECT + $PER_PROXY * @proxies,
@@ -28,6 +28,7 @@ plan tests => $DIRECT + $PER_PROXY * @proxies,
       'curl is not installed' => defined which('curl') };
 
 my ($BACK_HOST, $BACK_PORT) = split /:/, hostport('upreq_proxy_e2e');
+my ($H2_HOST, $H2_PORT) = split /:/, hostport('upreq_proxy_h2');
 my ($crt, $key, $ca) = server_cert();
 my $logs = Apache::Test::vars('t_logs');
 
@@ -61,6 +62,7 @@ frontend tls_in
     bind 127.0.0.1:$tls ssl crt $pem ssl-min-ver TLSv1.2
     http-request set-header X-Forwarded-Proto https
     http-request add-header Forwarded "for=\\"%[src]\\";proto=https"
+    use_backend httpd_h2 if { path_beg /h2/ }
     default_backend httpd
 frontend plain_in
     bind 127.0.0.1:$plain
@@ -69,6 +71,8 @@ frontend plain_in
     default_backend httpd
 backend httpd
     server httpd $BACK_HOST:$BACK_PORT
+backend httpd_h2
+    server httpd $H2_HOST:$H2_PORT proto h2
 EOC
 }
 
@@ -79,6 +83,9 @@ sub nginx_conf {
     my $loc = <<"EOL";
         location / {
             proxy_pass http://$BACK_HOST:$BACK_PORT;
+        }
+        location /h2/ {
+            proxy_pass http://$H2_HOST:$H2_PORT;
         }
         location /h10/ {
             proxy_http_version 1.0;
@@ -205,5 +212,16 @@ for my $name (@proxies) {
                           : $https->('/tls-h11/', '--http1.0');
     ok t_cmp($r->{status}, 426, "$name: HTTP/1.0 from the proxy: 426");
     ok t_cmp(field($r, 'Upgrade'), 'HTTP/1.1', "$name: ... Upgrade");
+    # HTTP/2 requirements: HAProxy can speak HTTP/2 to httpd (proto h2),
+    # nginx cannot
+    $r = $https->('/h2/');
+    if ($name eq 'haproxy') {
+        ok t_cmp($r->{status}, 200, 'haproxy: HTTP/2 to httpd: 200');
+        ok t_cmp($r->{body}, "ok h2\n", 'haproxy: ... the document');
+    }
+    else {
+        ok t_cmp($r->{status}, 426, 'nginx: HTTP/1.1 to httpd: 426');
+        ok t_cmp(field($r, 'Upgrade'), 'h2c', 'nginx: ... Upgrade');
+    }
     stop_daemon($d) if $d;
 }

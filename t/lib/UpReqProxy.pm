@@ -18,6 +18,10 @@ use Apache::Test ();
 our @EXPORT_OK = qw(request ipv6_reason free_port which start_httpd
                     stop_daemon start_haproxy start_nginx server_cert);
 
+# daemons started here; whatever a test leaves running is stopped at exit
+my @started;
+END { local $?; stop_daemon($_) for @started }
+
 sub _read_all {
     my ($sock) = @_;
     my $data = '';
@@ -146,6 +150,7 @@ EOC
     my $out = `$vars->{httpd} -d $vars->{serverroot} -f $dir/httpd.conf -k start 2>&1`;
     my $d = { name => $name, pid_file => "$dir/httpd.pid",
               error_log => "$dir/error_log" };
+    push @started, $d;
     if ($? != 0) {
         die "$name: httpd did not start: $out\n";
     }
@@ -168,6 +173,7 @@ sub start_haproxy {
     $out = `$bin -D -p $dir/haproxy.pid -f $dir/haproxy.cfg 2>&1`;
     die "$name: haproxy did not start: $out\n" if $? != 0;
     my $d = { name => $name, pid_file => "$dir/haproxy.pid" };
+    push @started, $d;
     my $why = _wait_listening($listen);
     if ($why) {
         stop_daemon($d);
@@ -191,6 +197,7 @@ sub start_nginx {
     $out = `@base 2>&1`;
     die "$name: nginx did not start: $out\n" if $? != 0;
     my $d = { name => $name, pid_file => "$dir/nginx.pid" };
+    push @started, $d;
     my $why = _wait_listening($listen);
     if ($why) {
         stop_daemon($d);
