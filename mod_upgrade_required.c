@@ -111,7 +111,7 @@ typedef struct {
 typedef struct {
     int failed;             /* UPREQ_R_* bits that are not met */
     int h2c_candidate;      /* a valid h2c upgrade request, let through */
-    int via_proxy;          /* TLS was judged from proxy headers */
+    int via_proxy;          /* the TCP peer is a trusted proxy */
     const char *tls_why;    /* what decided TLS, for logs */
     const upreq_conn_tls *tls;
 } upreq_verdict;
@@ -555,11 +555,12 @@ static int upreq_ip_is_trusted(void *vctx, const char *ip)
 }
 
 /* The TLS verdict of the proxy headers of a request from a trusted peer:
- * every header read must be present and say TLS (SPEC). */
+ * 1 TLS, 0 not, -1 none of the headers read is present.  When both are
+ * read and present, both must say TLS (SPEC). */
 static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
                                 const char **why)
 {
-    int which = upreq_proxy_headers(sc), seen = 0, tls = 1;
+    int which = upreq_proxy_headers(sc), tls = 1;
     const char *fwd = NULL, *xfp = NULL;
 
     if (which & UPREQ_PH_FORWARDED) {
@@ -568,24 +569,35 @@ static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
     if (which & UPREQ_PH_XFP) {
         xfp = apr_table_get(r->headers_in, "X-Forwarded-Proto");
     }
+    if (!fwd && !xfp) {
+        *why = "sent no protocol header";
+        return -1;
+    }
     if (fwd) {
         upreq_trust_ctx ctx = { sc->proxies, r->pool };
 
-        seen++;
-        tls = upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted, &ctx)
-              == UPREQ_FWD_TLS;
-        *why = tls ? "Forwarded says https" : "Forwarded does not say https";
+        switch (upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted, &ctx)) {
+        case UPREQ_FWD_TLS:
+            *why = "Forwarded says https";
+            break;
+        case UPREQ_FWD_MALFORMED:
+            *why = "Forwarded is malformed";
+            tls = 0;
+            break;
+        case UPREQ_FWD_NONE:
+            *why = "every Forwarded element comes from a trusted proxy";
+            tls = 0;
+            break;
+        default:
+            *why = "Forwarded does not say https";
+            tls = 0;
+        }
     }
     if (xfp && tls) {
-        seen++;
         tls = upreq_xfp_is_tls(xfp);
         *why = tls ? (fwd ? "Forwarded and X-Forwarded-Proto say https"
                           : "X-Forwarded-Proto says https")
                    : "X-Forwarded-Proto does not say https";
-    }
-    if (!seen) {
-        *why = "trusted proxy sent no protocol header";
-        return 0;
     }
     return tls;
 }
@@ -603,34 +615,57 @@ static int upreq_peer_is_trusted(request_rec *r, const upreq_srv_conf *sc)
                                                     c->client_addr);
 }
 
+/* Logs name the TCP peer that the trust decision looked at: the client
+ * address in the log prefix may be one mod_remoteip took from a header. */
+static void upreq_name_peer(request_rec *r, const upreq_srv_conf *sc,
+                            upreq_verdict *v)
+{
+    conn_rec *c = r->connection->master ? r->connection->master
+                                        : r->connection;
+
+    if (APLOGrinfo(r)) {
+        v->tls_why = apr_psprintf(r->pool, "peer %s%s: %s", c->client_ip,
+                                  !sc->proxies ? ""
+                                  : v->via_proxy ? " (trusted proxy)"
+                                  : " (not a trusted proxy)", v->tls_why);
+    }
+}
+
+/* Decide the TLS requirement; v->tls_why says what decided.  A trusted
+ * proxy's headers tell the client's own protocol, over a TLS hop too (a
+ * re-encrypting proxy may have taken the request in clear); without them
+ * a TLS connection is the client's own (TLS passthrough). */
 static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
                             const upreq_srv_conf *sc, upreq_verdict *v)
 {
     const upreq_conn_tls *t = upreq_tls_state(r);
+    int says = -1;
 
     v->tls = t;
-    if (t->is_tls) {
+    if (upreq_peer_is_trusted(r, sc)) {
+        v->via_proxy = 1;
+        says = upreq_proxy_says_tls(r, sc, &v->tls_why);
+    }
+    if (says == -1 && t->is_tls) {
         v->tls_why = "TLS connection";
         if (pol->tls_minor != UPREQ_TLS_ANY && t->minor < pol->tls_minor) {
             v->failed |= UPREQ_R_TLS;
             v->tls_why = "TLS version too old or unknown";
         }
-        return;
     }
-    if (upreq_peer_is_trusted(r, sc)) {
-        v->via_proxy = 1;
-        if (!upreq_proxy_says_tls(r, sc, &v->tls_why)) {
-            v->failed |= UPREQ_R_TLS;
-        }
-        else if (pol->tls_minor != UPREQ_TLS_ANY && sc->proxy_tls != 1) {
-            v->failed |= UPREQ_R_TLS;
-            v->tls_why = "TLS version cannot be known behind the proxy "
-                         "(UpgradeRequiredProxyTLS Off)";
-        }
-        return;
+    else if (says == 1 && pol->tls_minor != UPREQ_TLS_ANY
+             && sc->proxy_tls != 1) {
+        v->failed |= UPREQ_R_TLS;
+        v->tls_why = "TLS version cannot be known behind the proxy "
+                     "(UpgradeRequiredProxyTLS Off)";
     }
-    v->failed |= UPREQ_R_TLS;
-    v->tls_why = "plain connection";
+    else if (says != 1) {
+        v->failed |= UPREQ_R_TLS;
+        if (!v->via_proxy) {
+            v->tls_why = "plain connection";
+        }
+    }
+    upreq_name_peer(r, sc, v);
 }
 
 /* RFC 6455 §4.1 opening handshake; RFC 9110 §7.8: Upgrade is ignored on
@@ -950,8 +985,9 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
     }
     if (APLOGrdebug(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "UPREQ004: refusing by the policy of %s (%s)",
-                      ap_escape_logitem(r->pool, d->policy.where), phase);
+                      "UPREQ004: refusing by the policy of %s (%s)%s%s",
+                      ap_escape_logitem(r->pool, d->policy.where), phase,
+                      v.tls_why ? ": " : "", v.tls_why ? v.tls_why : "");
     }
     return upreq_refuse(r, d, &v);
 }

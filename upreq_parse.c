@@ -326,15 +326,16 @@ upreq_fwd_result upreq_forwarded_is_tls(const char *p,
     /* Walking from the right and stepping left over trusted proxies ends
      * at the rightmost element whose "for" is not a trusted proxy; one
      * pass from the left that remembers the last such element finds the
-     * same one without storing the list. */
-    upreq_fwd_result result = UPREQ_FWD_NONE;
+     * same one without storing the list.  An element without "for" (even
+     * one without any pair, ";") is not a trusted proxy: the walk ends
+     * there. */
+    upreq_fwd_result result = UPREQ_FWD_MALFORMED;  /* 1#: none is bad */
 
     if (p == NULL) {
         return UPREQ_FWD_MALFORMED;
     }
     for (;;) {
         upreq_fwd_elem e = { 0, 0, 0, 0 };
-        int pairs = 0;
 
         while (upreq_is_ows((unsigned char)*p) || *p == ',') {
             p++;                /* empty list elements are allowed */
@@ -343,11 +344,11 @@ upreq_fwd_result upreq_forwarded_is_tls(const char *p,
             return result;
         }
         for (;;) {
-            if (*p != ';') {
-                if ((p = upreq_scan_pair(p, &e, is_trusted, ctx)) == NULL) {
-                    return UPREQ_FWD_MALFORMED;
-                }
-                pairs++;
+            /* forwarded-element = [ pair ] *( ";" [ pair ] ): a pair may
+             * be empty before ";", "," or the end (RFC 7239 §4) */
+            if (*p != ';' && *p != ',' && *p != '\0'
+                && (p = upreq_scan_pair(p, &e, is_trusted, ctx)) == NULL) {
+                return UPREQ_FWD_MALFORMED;
             }
             while (upreq_is_ows((unsigned char)*p)) {
                 p++;
@@ -363,8 +364,11 @@ upreq_fwd_result upreq_forwarded_is_tls(const char *p,
         if (*p != ',' && *p != '\0') {
             return UPREQ_FWD_MALFORMED;
         }
-        if (pairs > 0 && !e.for_trusted) {
+        if (!e.for_trusted) {
             result = e.proto_tls ? UPREQ_FWD_TLS : UPREQ_FWD_PLAIN;
+        }
+        else if (result == UPREQ_FWD_MALFORMED) {
+            result = UPREQ_FWD_NONE;
         }
     }
 }

@@ -58,7 +58,7 @@ typedef int (*upreq_trust_fn)(void *ctx, const char *ip);
 typedef enum {
     UPREQ_FWD_TLS = 1,          /* the element reached says https/wss */
     UPREQ_FWD_PLAIN = 0,        /* it says something else or nothing */
-    UPREQ_FWD_MALFORMED = -1,   /* the field does not parse */
+    UPREQ_FWD_MALFORMED = -1,   /* the field does not parse, or is empty */
     UPREQ_FWD_NONE = -2         /* every element came from a trusted proxy */
 } upreq_fwd_result;
 

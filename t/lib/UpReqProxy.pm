@@ -1,0 +1,235 @@
+package UpReqProxy;
+# Helpers of the trusted-proxy tests: raw HTTP/1.x to any address (IPv4 or
+# IPv6, plain or TLS, from a chosen source address), and daemons the tests
+# start themselves: a second httpd (for the main server's proxy list and
+# IPv6 peers) and a TLS-terminating HAProxy or nginx.  Everything they
+# write goes under t/logs/.
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use File::Path qw(make_path);
+use IO::Socket::IP;
+use IO::Socket::SSL;
+use POSIX ();
+use Time::HiRes ();
+use Apache::Test ();
+
+our @EXPORT_OK = qw(request ipv6_reason free_port which start_httpd
+                    stop_daemon start_haproxy start_nginx server_cert);
+
+# daemons started here; whatever a test leaves running is stopped at exit
+my @started;
+END { local $?; stop_daemon($_) for @started }
+
+sub _read_all {
+    my ($sock) = @_;
+    my $data = '';
+    local $SIG{ALRM} = sub { die "timeout\n" };
+    alarm 20;
+    eval {
+        while (1) {
+            my $n = sysread($sock, my $buf, 65536);
+            last unless $n;
+            $data .= $buf;
+        }
+    };
+    alarm 0;
+    return $data;
+}
+
+# request(HOST, PORT, BYTES, local => ADDR, tls => 1, version => 'TLSv1_2')
+# sends BYTES and returns everything the server sends until it closes.
+sub request {
+    my ($host, $port, $bytes, %o) = @_;
+    my $sock = IO::Socket::IP->new(
+        PeerHost => $host, PeerPort => $port,
+        ($o{local} ? (LocalHost => $o{local}) : ()),
+        Proto => 'tcp', Timeout => 10)
+        or die "connect [$host]:$port from " . ($o{local} || 'any')
+               . ": $@\n";
+    if ($o{tls}) {
+        IO::Socket::SSL->start_SSL($sock,
+            SSL_verify_mode => SSL_VERIFY_NONE,
+            ($o{version} ? (SSL_version => $o{version}) : ()),
+            Timeout => 10)
+            or die "TLS handshake with [$host]:$port: $SSL_ERROR\n";
+    }
+    print $sock $bytes;
+    return _read_all($sock);
+}
+
+# '' when this machine can listen and connect on [::1], else the reason
+sub ipv6_reason {
+    my $l = IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0,
+                                Listen => 1, ReuseAddr => 1)
+        or return "cannot listen on [::1]: $@";
+    my $c = IO::Socket::IP->new(PeerHost => '::1',
+                                PeerPort => $l->sockport, Timeout => 5)
+        or return "cannot connect to [::1]: $@";
+    return '';
+}
+
+# a port that is free on ADDR right now (the kernel's choice)
+sub free_port {
+    my ($addr) = @_;
+    my $s = IO::Socket::IP->new(LocalHost => $addr || '127.0.0.1',
+                                LocalPort => 0, Listen => 1,
+                                ReuseAddr => 1)
+        or die "no free port on $addr: $@\n";
+    return $s->sockport;
+}
+
+# the path of an executable in PATH (or /usr/sbin, /sbin), or undef
+sub which {
+    my ($prog) = @_;
+    for my $dir (split(/:/, $ENV{PATH} || ''), '/usr/sbin', '/sbin') {
+        return "$dir/$prog" if $dir ne '' && -x "$dir/$prog";
+    }
+    return undef;
+}
+
+sub _wait_listening {
+    my ($addrs) = @_;
+    for my $hp (@$addrs) {
+        my ($host, $port) = @$hp;
+        my $ok;
+        for (1 .. 200) {
+            $ok = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
+                                      Timeout => 1) and last;
+            Time::HiRes::sleep(0.05);
+        }
+        return "nothing listens on [$host]:$port" unless $ok;
+    }
+    return '';
+}
+
+sub _write {
+    my ($file, $text, $mode) = @_;
+    open my $fh, '>', $file or die "$file: $!\n";
+    print $fh $text;
+    close $fh or die "$file: $!\n";
+    chmod $mode, $file if defined $mode;
+}
+
+sub _tdir {
+    my ($name) = @_;
+    my $dir = Apache::Test::vars('t_logs') . "/$name";
+    make_path($dir);
+    return $dir;
+}
+
+# the suite's server certificate and key (Apache::TestSSLCA made them)
+sub server_cert {
+    my $ca = Apache::Test::vars('sslca') . '/asf';
+    return ("$ca/certs/server.crt", "$ca/keys/server.pem",
+            "$ca/certs/ca.crt");
+}
+
+# start_httpd(NAME, CONF_TEXT, [[HOST, PORT], ...]) starts a second httpd
+# with the suite's modules (t/conf/inherit.conf) and CONF_TEXT; returns a
+# handle for stop_daemon, or dies with what its error log says.
+sub start_httpd {
+    my ($name, $text, $listen) = @_;
+    my $vars = Apache::Test::vars();
+    my $dir = _tdir($name);
+    my $user = $> == 0
+        ? "User nobody\nGroup " . (getgrnam('nogroup') ? 'nogroup' : 'nobody')
+          . "\n" : '';
+    unlink "$dir/error_log";
+    _write("$dir/httpd.conf", <<"EOC" . $text);
+ServerRoot "$vars->{serverroot}"
+DefaultRuntimeDir "$dir"
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error_log"
+Include "$vars->{t_conf}/inherit.conf"
+TypesConfig "$vars->{t_conf}/mime.types"
+ServerName localhost
+$user
+EOC
+    my $out = `$vars->{httpd} -d $vars->{serverroot} -f $dir/httpd.conf -k start 2>&1`;
+    my $d = { name => $name, pid_file => "$dir/httpd.pid",
+              error_log => "$dir/error_log" };
+    push @started, $d;
+    if ($? != 0) {
+        die "$name: httpd did not start: $out\n";
+    }
+    my $why = _wait_listening($listen);
+    if ($why) {
+        stop_daemon($d);
+        die "$name: $why\n";
+    }
+    return $d;
+}
+
+# start_haproxy(NAME, CONF_TEXT) -> handle; the text is checked first
+sub start_haproxy {
+    my ($name, $text, $listen) = @_;
+    my $bin = which('haproxy') or die "haproxy is not installed\n";
+    my $dir = _tdir($name);
+    _write("$dir/haproxy.cfg", $text);
+    my $out = `$bin -c -q -f $dir/haproxy.cfg 2>&1`;
+    die "$name: haproxy -c: $out\n" if $? != 0;
+    $out = `$bin -D -p $dir/haproxy.pid -f $dir/haproxy.cfg 2>&1`;
+    die "$name: haproxy did not start: $out\n" if $? != 0;
+    my $d = { name => $name, pid_file => "$dir/haproxy.pid" };
+    push @started, $d;
+    my $why = _wait_listening($listen);
+    if ($why) {
+        stop_daemon($d);
+        die "$name: $why\n";
+    }
+    return $d;
+}
+
+# start_nginx(NAME, CONF_TEXT) -> handle; CONF_TEXT may use @DIR@ for a
+# directory of its own (pid file, logs, temp files)
+sub start_nginx {
+    my ($name, $text, $listen) = @_;
+    my $bin = which('nginx') or die "nginx is not installed\n";
+    my $dir = _tdir($name);
+    $text =~ s/\@DIR\@/$dir/g;
+    _write("$dir/nginx.conf", $text);
+    my @base = ($bin, '-p', "$dir/", '-e', "$dir/error.log",
+                '-c', "$dir/nginx.conf");
+    my $out = `@base -t 2>&1`;
+    die "$name: nginx -t: $out\n" if $? != 0;
+    $out = `@base 2>&1`;
+    die "$name: nginx did not start: $out\n" if $? != 0;
+    my $d = { name => $name, pid_file => "$dir/nginx.pid" };
+    push @started, $d;
+    my $why = _wait_listening($listen);
+    if ($why) {
+        stop_daemon($d);
+        die "$name: $why\n";
+    }
+    return $d;
+}
+
+# stop a daemon started above: SIGTERM to the pid in its pid file, then
+# wait until that process is gone
+sub stop_daemon {
+    my ($d) = @_;
+    return unless $d && -f $d->{pid_file};
+    open my $fh, '<', $d->{pid_file} or return;
+    my ($pid) = <$fh> =~ /(\d+)/;
+    close $fh;
+    return unless $pid;
+    kill 'TERM', $pid;
+    for (1 .. 400) {
+        last unless _alive($pid);
+        Time::HiRes::sleep(0.05);
+    }
+    unlink $d->{pid_file} if -f $d->{pid_file};
+}
+
+# a zombie (a daemon's parent may be an init that does not reap) is gone
+sub _alive {
+    my ($pid) = @_;
+    return 0 unless kill 0, $pid;
+    open my $fh, '<', "/proc/$pid/stat" or return 1;
+    my $stat = <$fh> // '';
+    return $stat !~ /^\d+ \(.*\) Z/;
+}
+
+1;
