@@ -1,7 +1,7 @@
 # What mod_upgrade_required answers, beside what httpd answers without it
 # (t/conf/comparison.conf.in): mod_ssl's SSLRequireSSL, and the recipe of
 # an <If> with "Redirect 426" and "Header always set Upgrade ...".  Every
-# cell of docs/comparison.md is one assertion here.
+# cell of the comparison table of README.md is one assertion here.
 #
 # Each answer is summed up as "STATUS; Field: value; ...; body: KIND" with
 # the fields Upgrade, Connection, Sec-WebSocket-Version and

@@ -82,7 +82,7 @@ sub parse_response {
     $after = '' unless defined $after;
     my @lines = split /\r\n/, $head;
     my $status_line = shift @lines;
-    my ($status) = $status_line =~ m{^HTTP/\d\.\d (\d{3})};
+    my ($status) = $status_line =~ m{^HTTP/[\d.]+ (\d{3})};
     my @fields = map { /^([^:]+):\s*(.*)$/ ? [$1, $2] : [$_, undef] } @lines;
     my $len;
     for (@fields) { $len = $_->[1] if lc $_->[0] eq 'content-length' }
