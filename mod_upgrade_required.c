@@ -116,8 +116,8 @@ typedef struct {
     const upreq_conn_tls *tls;
 } upreq_verdict;
 
-/* request_config marks; their address is all that matters */
-static const char upreq_mark_decided = 'd';
+/* request_config: NULL (not decided), the policy a decision was made
+ * under, or this mark for a let-through h2c upgrade */
 static const char upreq_mark_h2c = 'h';
 
 #if !UPREQ_HAVE_AP_SSL
@@ -918,7 +918,7 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
     upreq_verdict v = { 0, 0, 0, NULL, NULL };
 
     ap_set_module_config(r->request_config, &upgrade_required_module,
-                         (void *)&upreq_mark_decided);
+                         (void *)&d->policy);
     if (upreq_request_is_exempt(r)) {
         return DECLINED;
     }
@@ -981,28 +981,60 @@ static int upreq_header_parser(request_rec *r)
     return upreq_enforce(r, d, "header_parser");
 }
 
+/* A let-through h2c upgrade that reaches a handler was not switched. */
+static int upreq_refuse_unswitched_h2c(request_rec *r,
+                                       const upreq_dir_conf *d)
+{
+    upreq_verdict v = { UPREQ_R_HTTP2, 0, 0, "h2c upgrade not switched",
+                        upreq_tls_state(r) };
+
+    ap_set_module_config(r->request_config, &upgrade_required_module,
+                         (void *)&d->policy);
+    return upreq_refuse(r, d, &v);
+}
+
+/* Was the request decided under a policy that asks the same? */
+static int upreq_decided_as(const void *mark, const upreq_policy *pol)
+{
+    const upreq_policy *done = mark;
+
+    return done && done != (const void *)&upreq_mark_h2c
+           && done->reqs == pol->reqs && done->tls_minor == pol->tls_minor;
+}
+
 /* handler, right after core_upgrade_handler: a let-through h2c upgrade
  * that reaches this point was not switched, so it is refused after all;
  * an ErrorDocument for our 426 loses the Upgrade/Connection fields that
- * core_upgrade_handler adds, so only ours are sent. */
+ * core_upgrade_handler adds, so only ours are sent.  mod_dir's index and
+ * mod_negotiation's variant arrive through ap_internal_fast_redirect(),
+ * which installs the subrequest's per-directory configuration after
+ * header_parser: an internal redirect all the same, so the target's
+ * policy is enforced here if it was not the one already decided. */
 static int upreq_handler(request_rec *r)
 {
     const void *mark = ap_get_module_config(r->request_config,
                                             &upgrade_required_module);
+    const upreq_dir_conf *d = ap_get_module_config(r->per_dir_config,
+                                                   &upgrade_required_module);
 
     if (mark == &upreq_mark_h2c) {
-        const upreq_dir_conf *d = ap_get_module_config(
-            r->per_dir_config, &upgrade_required_module);
-        upreq_verdict v = { UPREQ_R_HTTP2, 0, 0, "h2c upgrade not "
-                            "switched", upreq_tls_state(r) };
-
-        ap_set_module_config(r->request_config, &upgrade_required_module,
-                             (void *)&upreq_mark_decided);
-        return upreq_refuse(r, d, &v);
+        return upreq_refuse_unswitched_h2c(r, d);
     }
     if (r->prev && apr_table_get(r->prev->notes, UPREQ_NOTE)) {
         apr_table_unset(r->headers_out, "Upgrade");
         apr_table_unset(r->headers_out, "Connection");
+        return DECLINED;
+    }
+    if (!r->main && d->policy.reqs > 0
+        && !upreq_decided_as(mark, &d->policy)) {
+        int rv = upreq_enforce(r, d, "handler");
+
+        if (rv == DECLINED && ap_get_module_config(r->request_config,
+                                  &upgrade_required_module)
+                              == &upreq_mark_h2c) {
+            return upreq_refuse_unswitched_h2c(r, d);    /* too late */
+        }
+        return rv;
     }
     return DECLINED;
 }
