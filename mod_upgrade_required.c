@@ -1106,15 +1106,18 @@ static int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
     int late = upreq_tree_needs_late(ap_conftree, 0, 0, 0);
+    server_rec *v;
 
     (void)pconf; (void)plog; (void)ptemp;
-    for (; s; s = s->next) {
-        upreq_srv_conf *sc = ap_get_module_config(s->module_config,
+    for (v = s; v; v = v->next) {
+        upreq_srv_conf *sc = ap_get_module_config(v->module_config,
                                                   &upgrade_required_module);
         sc->late_only = late;
     }
     if (late) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, NULL,
+        /* with a NULL server, httpd drops anything below its default
+         * level (warn): log through the main server's LogLevel */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                      "UPREQ006: per-directory settings may change policies "
                      "after the Location walk; deciding in header_parser");
     }
