@@ -863,8 +863,13 @@ static int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
     apr_table_setn(r->notes, UPREQ_NOTE, upgrade);
     /* httpd's canned 426 text speaks of SSL only; an ErrorDocument wins */
     if (ap_response_code_string(r, idx) == NULL) {
-        ap_custom_response(r, HTTP_UPGRADE_REQUIRED,
-                           upreq_page(r, &d->policy, v));
+        const char *page = upreq_page(r, &d->policy, v);
+
+        ap_custom_response(r, HTTP_UPGRADE_REQUIRED, page);
+        /* httpd sends a text this long (a long URI is in it twice) in
+         * chunks, without Content-Length; HEAD gets the same field */
+        apr_table_setn(r->err_headers_out, "Content-Length",
+                       apr_off_t_toa(r->pool, (apr_off_t)strlen(page)));
     }
     upreq_log_refusal(r, v, upgrade);
     return HTTP_UPGRADE_REQUIRED;
