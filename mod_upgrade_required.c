@@ -116,8 +116,8 @@ typedef struct {
     const upreq_conn_tls *tls;
 } upreq_verdict;
 
-/* request_config marks; their address is all that matters */
-static const char upreq_mark_decided = 'd';
+/* request_config: NULL (not decided), the policy a decision was made
+ * under, or this mark for a let-through h2c upgrade */
 static const char upreq_mark_h2c = 'h';
 
 #if !UPREQ_HAVE_AP_SSL
@@ -912,8 +912,13 @@ static int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
     apr_table_setn(r->notes, UPREQ_NOTE, upgrade);
     /* httpd's canned 426 text speaks of SSL only; an ErrorDocument wins */
     if (ap_response_code_string(r, idx) == NULL) {
-        ap_custom_response(r, HTTP_UPGRADE_REQUIRED,
-                           upreq_page(r, &d->policy, v));
+        const char *page = upreq_page(r, &d->policy, v);
+
+        ap_custom_response(r, HTTP_UPGRADE_REQUIRED, page);
+        /* httpd sends a text this long (a long URI is in it twice) in
+         * chunks, without Content-Length; HEAD gets the same field */
+        apr_table_setn(r->err_headers_out, "Content-Length",
+                       apr_off_t_toa(r->pool, (apr_off_t)strlen(page)));
     }
     upreq_log_refusal(r, v, upgrade);
     return HTTP_UPGRADE_REQUIRED;
@@ -967,7 +972,7 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
     upreq_verdict v = { 0, 0, 0, NULL, NULL };
 
     ap_set_module_config(r->request_config, &upgrade_required_module,
-                         (void *)&upreq_mark_decided);
+                         (void *)&d->policy);
     if (upreq_request_is_exempt(r)) {
         return DECLINED;
     }
@@ -1031,28 +1036,60 @@ static int upreq_header_parser(request_rec *r)
     return upreq_enforce(r, d, "header_parser");
 }
 
+/* A let-through h2c upgrade that reaches a handler was not switched. */
+static int upreq_refuse_unswitched_h2c(request_rec *r,
+                                       const upreq_dir_conf *d)
+{
+    upreq_verdict v = { UPREQ_R_HTTP2, 0, 0, "h2c upgrade not switched",
+                        upreq_tls_state(r) };
+
+    ap_set_module_config(r->request_config, &upgrade_required_module,
+                         (void *)&d->policy);
+    return upreq_refuse(r, d, &v);
+}
+
+/* Was the request decided under a policy that asks the same? */
+static int upreq_decided_as(const void *mark, const upreq_policy *pol)
+{
+    const upreq_policy *done = mark;
+
+    return done && done != (const void *)&upreq_mark_h2c
+           && done->reqs == pol->reqs && done->tls_minor == pol->tls_minor;
+}
+
 /* handler, right after core_upgrade_handler: a let-through h2c upgrade
  * that reaches this point was not switched, so it is refused after all;
  * an ErrorDocument for our 426 loses the Upgrade/Connection fields that
- * core_upgrade_handler adds, so only ours are sent. */
+ * core_upgrade_handler adds, so only ours are sent.  mod_dir's index and
+ * mod_negotiation's variant arrive through ap_internal_fast_redirect(),
+ * which installs the subrequest's per-directory configuration after
+ * header_parser: an internal redirect all the same, so the target's
+ * policy is enforced here if it was not the one already decided. */
 static int upreq_handler(request_rec *r)
 {
     const void *mark = ap_get_module_config(r->request_config,
                                             &upgrade_required_module);
+    const upreq_dir_conf *d = ap_get_module_config(r->per_dir_config,
+                                                   &upgrade_required_module);
 
     if (mark == &upreq_mark_h2c) {
-        const upreq_dir_conf *d = ap_get_module_config(
-            r->per_dir_config, &upgrade_required_module);
-        upreq_verdict v = { UPREQ_R_HTTP2, 0, 0, "h2c upgrade not "
-                            "switched", upreq_tls_state(r) };
-
-        ap_set_module_config(r->request_config, &upgrade_required_module,
-                             (void *)&upreq_mark_decided);
-        return upreq_refuse(r, d, &v);
+        return upreq_refuse_unswitched_h2c(r, d);
     }
     if (r->prev && apr_table_get(r->prev->notes, UPREQ_NOTE)) {
         apr_table_unset(r->headers_out, "Upgrade");
         apr_table_unset(r->headers_out, "Connection");
+        return DECLINED;
+    }
+    if (!r->main && d->policy.reqs > 0
+        && !upreq_decided_as(mark, &d->policy)) {
+        int rv = upreq_enforce(r, d, "handler");
+
+        if (rv == DECLINED && ap_get_module_config(r->request_config,
+                                  &upgrade_required_module)
+                              == &upreq_mark_h2c) {
+            return upreq_refuse_unswitched_h2c(r, d);    /* too late */
+        }
+        return rv;
     }
     return DECLINED;
 }
@@ -1125,15 +1162,18 @@ static int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
     int late = upreq_tree_needs_late(ap_conftree, 0, 0, 0);
+    server_rec *v;
 
     (void)pconf; (void)plog; (void)ptemp;
-    for (; s; s = s->next) {
-        upreq_srv_conf *sc = ap_get_module_config(s->module_config,
+    for (v = s; v; v = v->next) {
+        upreq_srv_conf *sc = ap_get_module_config(v->module_config,
                                                   &upgrade_required_module);
         sc->late_only = late;
     }
     if (late) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, NULL,
+        /* with a NULL server, httpd drops anything below its default
+         * level (warn): log through the main server's LogLevel */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                      "UPREQ006: per-directory settings may change policies "
                      "after the Location walk; deciding in header_parser");
     }
