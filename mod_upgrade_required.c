@@ -690,6 +690,20 @@ static int upreq_has_body(request_rec *r)
            || (cl && strcmp(cl, "0") != 0);
 }
 
+/* Would httpd switch this request to h2c?  Asked the way
+ * core_upgrade_handler asks (the protocol_propose hooks), so that an offer
+ * mod_http2 declines (H2Upgrade off) is refused now, before access control
+ * could answer 401 over a connection that stays HTTP/1.1. */
+static int upreq_h2c_would_switch(request_rec *r)
+{
+    apr_array_header_t *offer = apr_array_make(r->pool, 1, sizeof(char *));
+    const char *proto;
+
+    APR_ARRAY_PUSH(offer, const char *) = "h2c";
+    proto = ap_select_protocol(r->connection, r, r->server, offer);
+    return proto && strcmp(proto, "h2c") == 0;
+}
+
 /* RFC 7540 §3.2 upgrade offer that httpd could accept on this server */
 static int upreq_is_h2c_upgrade(request_rec *r, const upreq_verdict *v)
 {
@@ -705,7 +719,7 @@ static int upreq_is_h2c_upgrade(request_rec *r, const upreq_verdict *v)
     conn = apr_table_get(r->headers_in, "Connection");
     return upreq_list_has_token(conn, "upgrade")
            && upreq_list_has_token(conn, "HTTP2-Settings")
-           && ap_is_allowed_protocol(r->connection, r, r->server, "h2c");
+           && upreq_h2c_would_switch(r);
 }
 
 static int upreq_is_acme_challenge(request_rec *r, const upreq_srv_conf *sc)
