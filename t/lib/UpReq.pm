@@ -86,6 +86,8 @@ sub parse_response {
     my @fields = map { /^([^:]+):\s*(.*)$/ ? [$1, $2] : [$_, undef] } @lines;
     my $len;
     for (@fields) { $len = $_->[1] if lc $_->[0] eq 'content-length' }
+    # a HEAD answer announces a length it does not send
+    $len = length $after if defined $len && $len > length $after;
     my ($body, $rest) = defined $len
         ? (substr($after, 0, $len), substr($after, $len)) : ($after, '');
     return { status => $status, status_line => $status_line,
