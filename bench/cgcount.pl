@@ -9,7 +9,8 @@
 use strict;
 use warnings FATAL => 'all';
 
-my @hooks = qw(upreq_translate_name upreq_header_parser upreq_handler);
+my @hooks = qw(upreq_translate_name upreq_header_parser upreq_handler
+               upreq_merge_dir_conf);
 my %hook = map { $_ => 1 } @hooks;
 
 # callgrind_annotate shortens file names below the working directory and
