@@ -2,10 +2,11 @@
 # bench/cgcount.pl - read callgrind dumps through callgrind_annotate
 # --inclusive=yes and print, per file, the inclusive instruction count of
 # ap_run_process_connection and the sum of the inclusive counts of the
-# module's request hooks (they never call one another, so the sum counts
-# nothing twice).
+# module's functions that httpd calls during a request: its three hooks and
+# its per-directory merge (none calls another, so the sum counts nothing
+# twice).
 #
-#   cgcount.pl FILE ...   ->   FILE PROCESS_CONNECTION MODULE_HOOKS
+#   cgcount.pl FILE ...   ->   FILE PROCESS_CONNECTION MODULE
 use strict;
 use warnings FATAL => 'all';
 
