@@ -807,73 +807,125 @@ static const char *upreq_upgrade_value(request_rec *r,
     }
 }
 
-/* https:// + ServerName (never Host) + the path and query asked for */
-static const char *upreq_https_link(request_rec *r)
+/* ap_escape_html2(p, s, 1), but s itself when nothing in it needs
+ * escaping (the usual case): the same bytes, without a second pass and a
+ * copy. */
+static const char *upreq_escape_html(apr_pool_t *p, const char *s)
 {
-    const char *host = r->server->server_hostname;
-    const char *target = r->unparsed_uri;
+    const char *c;
 
-    if (!host || !*host) {
-        host = "localhost";
+    for (c = s; *c; c++) {
+        if (*c == '<' || *c == '>' || *c == '&' || *c == '"'
+            || !apr_isascii(*c)) {
+            return ap_escape_html2(p, s, 1);
+        }
     }
-    if (ap_strchr_c(host, ':')) {
-        host = apr_pstrcat(r->pool, "[", host, "]", NULL);
-    }
-    if (!target || target[0] != '/') {
-        target = apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri),
-                             r->args ? "?" : "", r->args ? r->args : "",
-                             NULL);
-    }
-    return ap_escape_html2(r->pool,
-                           apr_pstrcat(r->pool, "https://", host, target,
-                                       NULL), 1);
+    return s;
 }
 
-static const char *upreq_page_tls(request_rec *r, const upreq_policy *pol,
-                                  const upreq_verdict *v)
+/* The parts of the https:// link, HTML-escaped: ServerName (never Host)
+ * and the path and query asked for. */
+static void upreq_https_link(request_rec *r, const char **host,
+                             const char **target)
 {
-    const char *link = upreq_https_link(r);
+    const char *h = r->server->server_hostname;
+    const char *t = r->unparsed_uri;
 
-    if (v->tls && v->tls->is_tls) {
-        return apr_psprintf(r->pool, "<p>This resource requires TLS 1.%d "
-                            "or newer; this connection uses %s. Please "
-                            "reconnect with a client that supports TLS "
-                            "1.%d.</p>\n", pol->tls_minor,
-                            ap_escape_html2(r->pool, v->tls->protocol
-                                            ? v->tls->protocol : "an "
-                                            "unknown version", 1),
-                            pol->tls_minor);
+    if (!h || !*h) {
+        h = "localhost";
     }
-    static const char *const using[] = {
-        " using TLS 1.0 or newer", " using TLS 1.1 or newer",
-        " using TLS 1.2 or newer", " using TLS 1.3 or newer"
-    };
-
-    return apr_pstrcat(r->pool, "<p>This resource is only available over "
-                       "a secure (TLS) connection", pol->tls_minor
-                       == UPREQ_TLS_ANY ? "" : using[pol->tls_minor],
-                       ". Please use <a href=\"", link, "\">", link,
-                       "</a> instead.</p>\n", NULL);
+    if (ap_strchr_c(h, ':')) {
+        h = apr_pstrcat(r->pool, "[", h, "]", NULL);
+    }
+    if (!t || t[0] != '/') {
+        t = apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri),
+                        r->args ? "?" : "", r->args ? r->args : "", NULL);
+    }
+    *host = upreq_escape_html(r->pool, h);
+    *target = upreq_escape_html(r->pool, t);
 }
 
+/* the TLS paragraph when the connection is TLS, but too old a version */
+static const char *upreq_page_tls_old(request_rec *r,
+                                      const upreq_policy *pol,
+                                      const upreq_verdict *v)
+{
+    return apr_psprintf(r->pool, "<p>This resource requires TLS 1.%d or "
+                        "newer; this connection uses %s. Please reconnect "
+                        "with a client that supports TLS 1.%d.</p>\n",
+                        pol->tls_minor,
+                        ap_escape_html2(r->pool, v->tls->protocol
+                                        ? v->tls->protocol
+                                        : "an unknown version", 1),
+                        pol->tls_minor);
+}
+
+/* The page in pieces, copied once by apr_pstrcatv: literals with their
+ * length known at compile time, other strings measured once. */
+#define UPREQ_PAGE_MAX 16
+
+typedef struct {
+    struct iovec vec[UPREQ_PAGE_MAX];
+    int n;
+} upreq_pieces;
+
+static void upreq_add(upreq_pieces *p, const char *s, apr_size_t len)
+{
+    p->vec[p->n].iov_base = (void *)s;
+    p->vec[p->n].iov_len = len;
+    p->n++;
+}
+
+#define upreq_add_lit(p, lit) upreq_add((p), (lit), sizeof(lit) - 1)
+#define upreq_add_str(p, s)   upreq_add((p), (s), strlen(s))
+
+/* Built on every refusal, so without intermediate copies; at most 15
+ * pieces (all requirements failed on a plain connection). */
 static const char *upreq_page(request_rec *r, const upreq_policy *pol,
                               const upreq_verdict *v)
 {
-    return apr_pstrcat(r->pool,
-        "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
-        "<html><head>\n<title>426 Upgrade Required</title>\n"
-        "</head><body>\n<h1>Upgrade Required</h1>\n",
-        (v->failed & UPREQ_R_TLS) ? upreq_page_tls(r, pol, v) : "",
-        (v->failed & UPREQ_R_HTTP11) ? "<p>This resource requires "
-            "HTTP/1.1 or newer. Please repeat the request with "
-            "HTTP/1.1.</p>\n" : "",
-        (v->failed & UPREQ_R_HTTP2) ? "<p>This resource is only available "
-            "over HTTP/2. Please repeat the request with an HTTP/2 "
-            "client.</p>\n" : "",
-        (v->failed & UPREQ_R_WS) ? "<p>This resource is a WebSocket "
-            "endpoint. Please connect with a WebSocket client (RFC 6455, "
-            "Sec-WebSocket-Version 13).</p>\n" : "",
-        "</body></html>\n", NULL);
+    upreq_pieces p;
+    const char *host, *target;
+
+    p.n = 0;
+    upreq_add_lit(&p, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
+                  "<html><head>\n<title>426 Upgrade Required</title>\n"
+                  "</head><body>\n<h1>Upgrade Required</h1>\n");
+    if ((v->failed & UPREQ_R_TLS) && v->tls && v->tls->is_tls) {
+        upreq_add_str(&p, upreq_page_tls_old(r, pol, v));
+    }
+    else if (v->failed & UPREQ_R_TLS) {
+        upreq_https_link(r, &host, &target);
+        upreq_add_lit(&p, "<p>This resource is only available over a "
+                      "secure (TLS) connection");
+        if (pol->tls_minor != UPREQ_TLS_ANY) {
+            upreq_add_str(&p, apr_psprintf(r->pool, " using TLS 1.%d or "
+                                           "newer", pol->tls_minor));
+        }
+        upreq_add_lit(&p, ". Please use <a href=\"https://");
+        upreq_add_str(&p, host);
+        upreq_add_str(&p, target);
+        upreq_add_lit(&p, "\">https://");
+        upreq_add_str(&p, host);
+        upreq_add_str(&p, target);
+        upreq_add_lit(&p, "</a> instead.</p>\n");
+    }
+    if (v->failed & UPREQ_R_HTTP11) {
+        upreq_add_lit(&p, "<p>This resource requires HTTP/1.1 or newer. "
+                      "Please repeat the request with HTTP/1.1.</p>\n");
+    }
+    if (v->failed & UPREQ_R_HTTP2) {
+        upreq_add_lit(&p, "<p>This resource is only available over HTTP/2. "
+                      "Please repeat the request with an HTTP/2 "
+                      "client.</p>\n");
+    }
+    if (v->failed & UPREQ_R_WS) {
+        upreq_add_lit(&p, "<p>This resource is a WebSocket endpoint. "
+                      "Please connect with a WebSocket client (RFC 6455, "
+                      "Sec-WebSocket-Version 13).</p>\n");
+    }
+    upreq_add_lit(&p, "</body></html>\n");
+    return apr_pstrcatv(r->pool, p.vec, p.n, NULL);
 }
 
 /* Headers go in err_headers_out so that they survive ErrorDocument 426;

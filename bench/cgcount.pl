@@ -1,0 +1,37 @@
+#!/usr/bin/perl
+# bench/cgcount.pl - read callgrind dumps through callgrind_annotate
+# --inclusive=yes and print, per file, the inclusive instruction count of
+# ap_run_process_connection and the sum of the inclusive counts of the
+# module's functions that httpd calls during a request: its three hooks and
+# its per-directory merge (none calls another, so the sum counts nothing
+# twice).
+#
+#   cgcount.pl FILE ...   ->   FILE PROCESS_CONNECTION MODULE
+use strict;
+use warnings FATAL => 'all';
+
+my @hooks = qw(upreq_translate_name upreq_header_parser upreq_handler
+               upreq_merge_dir_conf);
+my %hook = map { $_ => 1 } @hooks;
+
+# callgrind_annotate shortens file names below the working directory and
+# then lists such a function twice: run it from elsewhere.
+chdir '/' or die "chdir /: $!\n";
+
+for my $file (@ARGV) {
+    $file =~ m{^/} or die "cgcount: $file: give an absolute path\n";
+    open my $fh, '-|', 'callgrind_annotate', '--inclusive=yes',
+        '--threshold=100', '--auto=no', $file
+        or die "callgrind_annotate: $!\n";
+    my ($conn, $mod) = (0, 0);
+    while (<$fh>) {
+        # "  1,234,567 (12.34%)  file.c:function [object]"
+        next unless /^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(?:\S*:)?(\w+)\s/;
+        my ($n, $fn) = ($1, $2);
+        $n =~ tr/,//d;
+        $conn += $n if $fn eq 'ap_run_process_connection';
+        $mod += $n if $hook{$fn};
+    }
+    close $fh or die "callgrind_annotate $file failed\n";
+    print "$file $conn $mod\n";
+}
