@@ -4,8 +4,8 @@
  * as the module's callback does before it asks apr_ipsubnet_test(); it
  * checks that what it is handed is a short non-empty NUL-terminated string
  * (anything else than an IP literal, e.g. an obfuscated identifier, must
- * simply not be trusted).  Properties of the walk from the right, for any input F that
- * parses (result not MALFORMED):
+ * simply not be trusted).  Properties of the walk from the right, for any
+ * input F that parses (result not MALFORMED):
  *   - appending an element from a trusted proxy changes nothing;
  *   - appending an element from an untrusted address decides by its proto;
  *   - prepending one changes only a NONE (every element trusted) result;
