@@ -882,7 +882,7 @@ static void upreq_add(upreq_pieces *p, const char *s, apr_size_t len)
 /* Built on every refusal, so without intermediate copies; at most 15
  * pieces (all requirements failed on a plain connection). */
 static const char *upreq_page(request_rec *r, const upreq_policy *pol,
-                              const upreq_verdict *v)
+                              const upreq_verdict *v, apr_size_t *len)
 {
     upreq_pieces p;
     const char *host, *target;
@@ -925,7 +925,7 @@ static const char *upreq_page(request_rec *r, const upreq_policy *pol,
                       "Sec-WebSocket-Version 13).</p>\n");
     }
     upreq_add_lit(&p, "</body></html>\n");
-    return apr_pstrcatv(r->pool, p.vec, p.n, NULL);
+    return apr_pstrcatv(r->pool, p.vec, p.n, len);
 }
 
 /* Headers go in err_headers_out so that they survive ErrorDocument 426;
@@ -965,6 +965,19 @@ static void upreq_log_refusal(request_rec *r, const upreq_verdict *v,
                   v->tls_why ? v->tls_why : "");
 }
 
+/* A length in decimal; apr_off_t_toa's general case costs more on every
+ * refusal than this page ever needs. */
+static const char *upreq_size_toa(apr_pool_t *p, apr_size_t n)
+{
+    char buf[24], *e = buf + sizeof(buf), *c = e;
+
+    do {
+        *--c = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    return apr_pstrmemdup(p, c, e - c);
+}
+
 /* Refuse: headers, variables, the page; the caller returns 426. */
 static int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
                         upreq_verdict *v)
@@ -978,13 +991,14 @@ static int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
     apr_table_setn(r->notes, UPREQ_NOTE, upgrade);
     /* httpd's canned 426 text speaks of SSL only; an ErrorDocument wins */
     if (ap_response_code_string(r, idx) == NULL) {
-        const char *page = upreq_page(r, &d->policy, v);
+        apr_size_t len;
+        const char *page = upreq_page(r, &d->policy, v, &len);
 
         ap_custom_response(r, HTTP_UPGRADE_REQUIRED, page);
         /* httpd sends a text this long (a long URI is in it twice) in
          * chunks, without Content-Length; HEAD gets the same field */
         apr_table_setn(r->err_headers_out, "Content-Length",
-                       apr_off_t_toa(r->pool, (apr_off_t)strlen(page)));
+                       upreq_size_toa(r->pool, len));
     }
     upreq_log_refusal(r, v, upgrade);
     return HTTP_UPGRADE_REQUIRED;
