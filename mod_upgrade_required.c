@@ -112,7 +112,9 @@ typedef struct {
     int failed;             /* UPREQ_R_* bits that are not met */
     int h2c_candidate;      /* a valid h2c upgrade request, let through */
     int via_proxy;          /* the TCP peer is a trusted proxy */
-    const char *tls_why;    /* what decided TLS, for logs */
+    const char *why;        /* what decided, for logs */
+    conn_rec *peer;         /* the connection whose TCP peer TLS was
+                             * judged on, NULL when TLS was not checked */
     const upreq_conn_tls *tls;
 } upreq_verdict;
 
@@ -493,10 +495,15 @@ static const char *upreq_conn_tls_protocol(request_rec *r, conn_rec *c)
 /* TLS is a property of the client's connection: for an HTTP/2 stream that
  * is the master connection.  Cached on the connection the request runs
  * on, which only this request's thread touches. */
+static conn_rec *upreq_client_conn(request_rec *r)
+{
+    return r->connection->master ? r->connection->master : r->connection;
+}
+
 static const upreq_conn_tls *upreq_tls_state(request_rec *r)
 {
     conn_rec *c = r->connection;
-    conn_rec *tc = c->master ? c->master : c;
+    conn_rec *tc = upreq_client_conn(r);
     upreq_conn_tls *t = ap_get_module_config(c->conn_config,
                                              &upgrade_required_module);
 
@@ -605,33 +612,14 @@ static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
 /* ------------------------------------------------------------------ */
 /* request-time helpers: the requirements                              */
 
-static int upreq_peer_is_trusted(request_rec *r, const upreq_srv_conf *sc)
+static int upreq_peer_is_trusted(conn_rec *c, const upreq_srv_conf *sc)
 {
-    conn_rec *c = r->connection->master ? r->connection->master
-                                        : r->connection;
-
     /* the TCP peer, never the address mod_remoteip gives the request */
     return sc->proxies && upreq_sockaddr_is_trusted(sc->proxies,
                                                     c->client_addr);
 }
 
-/* Logs name the TCP peer that the trust decision looked at: the client
- * address in the log prefix may be one mod_remoteip took from a header. */
-static void upreq_name_peer(request_rec *r, const upreq_srv_conf *sc,
-                            upreq_verdict *v)
-{
-    conn_rec *c = r->connection->master ? r->connection->master
-                                        : r->connection;
-
-    if (APLOGrinfo(r)) {
-        v->tls_why = apr_psprintf(r->pool, "peer %s%s: %s", c->client_ip,
-                                  !sc->proxies ? ""
-                                  : v->via_proxy ? " (trusted proxy)"
-                                  : " (not a trusted proxy)", v->tls_why);
-    }
-}
-
-/* Decide the TLS requirement; v->tls_why says what decided.  A trusted
+/* Decide the TLS requirement; v->why says what decided.  A trusted
  * proxy's headers tell the client's own protocol, over a TLS hop too (a
  * re-encrypting proxy may have taken the request in clear); without them
  * a TLS connection is the client's own (TLS passthrough). */
@@ -642,30 +630,30 @@ static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
     int says = -1;
 
     v->tls = t;
-    if (upreq_peer_is_trusted(r, sc)) {
+    v->peer = upreq_client_conn(r);
+    if (upreq_peer_is_trusted(v->peer, sc)) {
         v->via_proxy = 1;
-        says = upreq_proxy_says_tls(r, sc, &v->tls_why);
+        says = upreq_proxy_says_tls(r, sc, &v->why);
     }
     if (says == -1 && t->is_tls) {
-        v->tls_why = "TLS connection";
+        v->why = "TLS connection";
         if (pol->tls_minor != UPREQ_TLS_ANY && t->minor < pol->tls_minor) {
             v->failed |= UPREQ_R_TLS;
-            v->tls_why = "TLS version too old or unknown";
+            v->why = "TLS version too old or unknown";
         }
     }
     else if (says == 1 && pol->tls_minor != UPREQ_TLS_ANY
              && sc->proxy_tls != 1) {
         v->failed |= UPREQ_R_TLS;
-        v->tls_why = "TLS version cannot be known behind the proxy "
+        v->why = "TLS version cannot be known behind the proxy "
                      "(UpgradeRequiredProxyTLS Off)";
     }
     else if (says != 1) {
         v->failed |= UPREQ_R_TLS;
         if (!v->via_proxy) {
-            v->tls_why = "plain connection";
+            v->why = "plain connection";
         }
     }
-    upreq_name_peer(r, sc, v);
 }
 
 /* RFC 6455 §4.1 opening handshake; RFC 9110 §7.8: Upgrade is ignored on
@@ -946,6 +934,25 @@ static void upreq_set_response_headers(request_rec *r, const char *upgrade,
     }
 }
 
+/* The reason for a log line.  It names the TCP peer the trust decision
+ * looked at: the client address in the log prefix may be one that
+ * mod_remoteip took from a header.  Called only for a line that is
+ * logged. */
+static const char *upreq_log_reason(request_rec *r, const upreq_verdict *v)
+{
+    const upreq_srv_conf *sc;
+
+    if (v->peer == NULL) {
+        return v->why;
+    }
+    sc = ap_get_module_config(r->server->module_config,
+                              &upgrade_required_module);
+    return apr_psprintf(r->pool, "peer %s%s: %s", v->peer->client_ip,
+                        !sc->proxies ? "" : v->via_proxy
+                        ? " (trusted proxy)" : " (not a trusted proxy)",
+                        v->why);
+}
+
 static void upreq_log_refusal(request_rec *r, const upreq_verdict *v,
                               const char *upgrade)
 {
@@ -961,8 +968,8 @@ static void upreq_log_refusal(request_rec *r, const upreq_verdict *v,
                   (v->failed & UPREQ_R_HTTP11) ? " HTTP/1.1" : "",
                   (v->failed & UPREQ_R_HTTP2) ? " HTTP/2" : "",
                   (v->failed & UPREQ_R_WS) ? " websocket" : "",
-                  upgrade, v->tls_why ? "; " : "",
-                  v->tls_why ? v->tls_why : "");
+                  upgrade, v->why ? "; " : "",
+                  v->why ? upreq_log_reason(r, v) : "");
 }
 
 /* A length in decimal; apr_off_t_toa's general case costs more on every
@@ -1039,7 +1046,8 @@ static void upreq_log_pass(request_rec *r, const upreq_dir_conf *d,
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "UPREQ003: policy of %s met (%s)%s%s%s",
                       ap_escape_logitem(r->pool, d->policy.where), phase,
-                      v->tls_why ? ": " : "", v->tls_why ? v->tls_why : "",
+                      v->why ? ": " : "",
+                      v->why ? upreq_log_reason(r, v) : "",
                       v->h2c_candidate ? "; h2c upgrade let through" : "");
     }
 }
@@ -1049,7 +1057,7 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
                          const char *phase)
 {
     const upreq_srv_conf *sc;
-    upreq_verdict v = { 0, 0, 0, NULL, NULL };
+    upreq_verdict v = { 0, 0, 0, NULL, NULL, NULL };
 
     ap_set_module_config(r->request_config, &upgrade_required_module,
                          (void *)&d->policy);
@@ -1072,7 +1080,8 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "UPREQ004: refusing by the policy of %s (%s)%s%s",
                       ap_escape_logitem(r->pool, d->policy.where), phase,
-                      v.tls_why ? ": " : "", v.tls_why ? v.tls_why : "");
+                      v.why ? ": " : "",
+                      v.why ? upreq_log_reason(r, &v) : "");
     }
     return upreq_refuse(r, d, &v);
 }
@@ -1121,7 +1130,7 @@ static int upreq_refuse_unswitched_h2c(request_rec *r,
                                        const upreq_dir_conf *d)
 {
     upreq_verdict v = { UPREQ_R_HTTP2, 0, 0, "h2c upgrade not switched",
-                        upreq_tls_state(r) };
+                        NULL, upreq_tls_state(r) };
 
     ap_set_module_config(r->request_config, &upgrade_required_module,
                          (void *)&d->policy);
