@@ -7,14 +7,10 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestUtil qw(t_start_error_log_watch t_finish_error_log_watch);
 use lib 't/lib';
-use UpReq qw(raw raw_tls parse_response fields field curl hostport);
+use UpReq qw(raw raw_tls parse_response fields field curl hostport status
+             is_426_fields h2_served $NO_H2);
 
 plan tests => 99, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
-
-sub status {
-    my ($r) = @_;
-    return ($r->{status_line} // '') =~ m{^HTTP/[\d.]+ (\d{3})} ? $1 : '';
-}
 
 sub get {
     my ($vhost, $target, %o) = @_;
@@ -27,11 +23,7 @@ sub get {
 
 sub is_426 {
     my ($r, $upgrade, $connection, $name) = @_;
-    is status($r), 426, "$name: 426";
-    is_deeply [fields($r, 'Upgrade')], [$upgrade],
-        "$name: exactly one Upgrade: $upgrade";
-    is_deeply [fields($r, 'Connection')], [$connection],
-        "$name: exactly one Connection: $connection";
+    is_426_fields($r, $upgrade, $connection, $name);
     is_deeply [fields($r, 'Content-Length')], [length $r->{body}],
         "$name: Content-Length is the body length";
     like $r->{body}, qr{only\ available\ over\ HTTP/2\.\ Please\ repeat
@@ -39,9 +31,7 @@ sub is_426 {
         "$name: page asks for HTTP/2";
 }
 
-# mod_http2 serves HTTP/2 only with a threaded MPM
-my $H2 = Apache::Test::config()->{server}->{mpm} ne 'prefork';
-my $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
+my $H2 = h2_served();
 
 # an h2c upgrade offer (RFC 7540 3.2); "close" keeps the raw read short
 # when it is refused

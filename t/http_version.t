@@ -7,14 +7,11 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
 use lib 't/lib';
-use UpReq qw(raw raw_tls parse_response fields field curl hostport);
+use UpReq qw(raw raw_tls parse_response fields field curl hostport status
+             is_426_fields h2_served $NO_H2);
 
 plan tests => 62, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
-sub status {
-    my ($r) = @_;
-    return ($r->{status_line} // '') =~ m{^HTTP/[\d.]+ (\d{3})} ? $1 : '';
-}
 
 # one request on its own connection; HTTP/1.0 without Host
 sub get {
@@ -29,11 +26,7 @@ sub get {
 
 sub is_426 {
     my ($r, $upgrade, $connection, $name) = @_;
-    is status($r), 426, "$name: 426";
-    is_deeply [fields($r, 'Upgrade')], [$upgrade],
-        "$name: exactly one Upgrade: $upgrade";
-    is_deeply [fields($r, 'Connection')], [$connection],
-        "$name: exactly one Connection: $connection";
+    is_426_fields($r, $upgrade, $connection, $name);
     is_deeply [fields($r, 'Content-Length')], [length $r->{body}],
         "$name: Content-Length is the body length";
 }
@@ -48,9 +41,7 @@ sub second_on_connection {
     return parse_response($first->{rest});
 }
 
-# mod_http2 serves HTTP/2 only with a threaded MPM
-my $H2 = Apache::Test::config()->{server}->{mpm} ne 'prefork';
-my $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
+my $H2 = h2_served();
 
 my $H11_TEXT = qr{requires\ HTTP/1\.1\ or\ newer\.
                   \ Please\ repeat\ the\ request\ with\ HTTP/1\.1\.}x;

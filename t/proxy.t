@@ -4,8 +4,8 @@ use Apache::Test;
 use Apache::TestUtil;
 use Apache::TestUtil qw(t_start_error_log_watch t_finish_error_log_watch);
 use lib 't/lib';
-use UpReq qw(hostport raw parse_response field fields conf_test curl);
-use UpReqProxy qw(request ipv6_reason free_port start_httpd stop_daemon);
+use UpReq qw(hostport raw send_raw parse_response field fields conf_test curl);
+use UpReqProxy qw(ipv6_reason free_port start_httpd stop_daemon);
 
 # Trusted proxies (UpgradeRequiredTrustedProxy, UpgradeRequiredProxyHeader,
 # UpgradeRequiredProxyTLS).  Clients connect from loopback addresses:
@@ -364,7 +364,7 @@ for my $e (@conf_errors) {
         my ($path, $from, $version, @hdrs) = @_;
         my $req = "GET $path HTTP/1.1\r\nHost: x\r\n"
             . join('', map { "$_\r\n" } @hdrs) . "Connection: close\r\n\r\n";
-        return parse_response(request($host, $port, $req, local => $from,
+        return parse_response(send_raw($host, $port, $req, local => $from,
                                       tls => 1, version => $version));
     };
     my $r = $get->('/tls/', $EVIL, undef);
@@ -479,7 +479,7 @@ EOC
         my ($host, $port, $from, @hdrs) = @_;
         my $req = "GET /tls/ HTTP/1.1\r\nHost: x\r\n"
             . join('', map { "$_\r\n" } @hdrs) . "Connection: close\r\n\r\n";
-        my $r = eval { parse_response(request($host, $port, $req,
+        my $r = eval { parse_response(send_raw($host, $port, $req,
                                               local => $from)) };
         return $r ? $r->{status} : "no response: $@";
     };

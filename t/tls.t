@@ -7,21 +7,14 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
 use lib 't/lib';
-use UpReq qw(raw raw_tls parse_response fields field curl hostport);
+use UpReq qw(raw raw_tls parse_response fields field curl hostport status
+             is_426_fields h2_served $NO_H2);
 
 plan tests => 86, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
 my $TLS = 'TLS/1.2, HTTP/1.1';
 
-# mod_http2 serves HTTP/2 only with a threaded MPM
-my $H2 = Apache::Test::config()->{server}->{mpm} ne 'prefork';
-my $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
-
-# status of a parsed response, also for curl's "HTTP/2 200"
-sub status {
-    my ($r) = @_;
-    return ($r->{status_line} // '') =~ m{^HTTP/[\d.]+ (\d{3})} ? $1 : '';
-}
+my $H2 = h2_served();
 
 # one request, the connection closed after it
 sub get {
@@ -32,17 +25,6 @@ sub get {
     my $bytes = $o{tls} ? raw_tls($vhost, $req, version => $o{tls_version})
                         : raw($vhost, $req);
     return parse_response($bytes);
-}
-
-# a refusal: status, exactly one Upgrade and one Connection field, no
-# interim fields of other areas, the length of the page
-sub is_426 {
-    my ($r, $upgrade, $connection, $name) = @_;
-    is status($r), 426, "$name: 426";
-    is_deeply [fields($r, 'Upgrade')], [$upgrade],
-        "$name: exactly one Upgrade: $upgrade";
-    is_deeply [fields($r, 'Connection')], [$connection],
-        "$name: exactly one Connection: $connection";
 }
 
 sub has_body_length {
@@ -63,7 +45,7 @@ sub no_module_upgrade {
 
 # --- plain HTTP/1.1 request to a TLS location ------------------------
 my $r = get('upreq_plain', '/tls/page?a=1&b=2');
-is_426($r, $TLS, 'Upgrade, close', 'plain GET, Connection: close');
+is_426_fields($r, $TLS, 'Upgrade, close', 'plain GET, Connection: close');
 is field($r, 'Content-Type'), 'text/html; charset=iso-8859-1',
     'page is text/html';
 has_body_length($r, 'plain GET');
@@ -80,15 +62,15 @@ my $bytes = raw('upreq_plain',
     "GET /tls/ HTTP/1.1\r\nHost: x\r\n\r\n"
     . "GET /tls/again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 $r = parse_response($bytes);
-is_426($r, $TLS, 'Upgrade', 'plain GET, keep-alive');
+is_426_fields($r, $TLS, 'Upgrade', 'plain GET, keep-alive');
 has_body_length($r, 'keep-alive');
 my $r2 = parse_response($r->{rest});
-is_426($r2, $TLS, 'Upgrade, close', 'second request on the connection');
+is_426_fields($r2, $TLS, 'Upgrade, close', 'second request on the connection');
 like $r2->{body}, qr{https://plain\.example/tls/again}, 'second page link';
 
 # HTTP/1.0: httpd closes; its close is merged into the one field
 $r = get('upreq_plain', '/tls/', proto => 'HTTP/1.0', headers => '');
-is_426($r, $TLS, 'Upgrade, close', 'HTTP/1.0');
+is_426_fields($r, $TLS, 'Upgrade, close', 'HTTP/1.0');
 has_body_length($r, 'HTTP/1.0');
 
 # HTTP/1.0 keep-alive: Keep-Alive merged the same way
@@ -96,7 +78,7 @@ $bytes = raw('upreq_plain',
     "GET /tls/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
     . "GET /index.html HTTP/1.0\r\n\r\n");
 $r = parse_response($bytes);
-is_426($r, $TLS, 'Upgrade, Keep-Alive', 'HTTP/1.0 keep-alive');
+is_426_fields($r, $TLS, 'Upgrade, Keep-Alive', 'HTTP/1.0 keep-alive');
 is status(parse_response($r->{rest})), 200, 'connection was kept';
 
 # --- the page: ServerName, never Host; escaping -----------------------
@@ -111,7 +93,7 @@ like $r->{body}, qr{"https://plain\.example/tls/x\?y=1"},
 # ServerName carries a port that must not be copied to the https link
 $r = get('core_hostile', '/tls/x?a=1',
          headers => "Host: evil\"><script>\r\nConnection: close\r\n");
-is_426($r, $TLS, 'Upgrade, close', 'HTML in Host');
+is_426_fields($r, $TLS, 'Upgrade, close', 'HTML in Host');
 unlike $r->{body}, qr/evil|<script/, 'no trace of the Host header';
 like $r->{body}, qr{<a href="https://core-hostile\.example/tls/x\?a=1">},
     'link: ServerName without its port';
@@ -120,7 +102,7 @@ has_body_length($r, 'HTML in Host');
 
 # path and query with markup: the link is HTML-escaped
 $r = get('upreq_plain', '/tls/a<b>"c?q=<i>"&r=1');
-is_426($r, $TLS, 'Upgrade, close', 'markup in path and query');
+is_426_fields($r, $TLS, 'Upgrade, close', 'markup in path and query');
 like $r->{body}, qr{\Q<a href="https://plain.example/tls/a&lt;b&gt;\E
                     \Q&quot;c?q=&lt;i&gt;&quot;&amp;r=1">\E}x,
     'path and query HTML-escaped';
@@ -215,7 +197,7 @@ is status($r), 200, 'ACME, second request: 200';
 is_deeply [fields($r, 'Upgrade')], [], 'ACME, second request: no Upgrade';
 
 $r = get('core_tlsall', '/index.html');
-is_426($r, $TLS, 'Upgrade, close', 'TLS-everywhere vhost, other path');
+is_426_fields($r, $TLS, 'Upgrade, close', 'TLS-everywhere vhost, other path');
 like $r->{body}, qr{"https://core-tlsall\.example/index\.html"},
     'TLS-everywhere link';
 
@@ -227,12 +209,12 @@ for my $t ("$acme/../../index.html", "$acme/%2e%2e/%2e%2e/index.html",
 }
 
 $r = get('core_tlsall_noacme', "$acme/token");
-is_426($r, $TLS, 'Upgrade, close', 'UpgradeRequiredAcmeExempt Off');
+is_426_fields($r, $TLS, 'Upgrade, close', 'UpgradeRequiredAcmeExempt Off');
 
 # only TLS is exempted: HTTP/1.1 is still required
 $r = get('core_tlsall', "$acme/h11/token", proto => 'HTTP/1.0',
          headers => '');
-is_426($r, 'HTTP/1.1', 'Upgrade, close',
+is_426_fields($r, 'HTTP/1.1', 'Upgrade, close',
        'ACME path under TLS HTTP/1.1, HTTP/1.0');
 has_body_length($r, 'ACME HTTP/1.0');
 unlike $r->{body}, qr/TLS|https:/, 'ACME HTTP/1.0 page: no TLS text';

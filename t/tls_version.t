@@ -6,20 +6,14 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
 use lib 't/lib';
-use UpReq qw(raw raw_tls parse_response fields field curl hostport);
+use UpReq qw(raw raw_tls parse_response fields field curl hostport status
+             is_426_fields h2_served $NO_H2);
 
 plan tests => 49, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
 my $TLS13 = 'TLS/1.3, HTTP/1.1';
 
-# mod_http2 serves HTTP/2 only with a threaded MPM
-my $H2 = Apache::Test::config()->{server}->{mpm} ne 'prefork';
-my $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
-
-sub status {
-    my ($r) = @_;
-    return ($r->{status_line} // '') =~ m{^HTTP/[\d.]+ (\d{3})} ? $1 : '';
-}
+my $H2 = h2_served();
 
 sub get {
     my ($vhost, $target, %o) = @_;
@@ -31,11 +25,7 @@ sub get {
 
 sub is_426 {
     my ($r, $upgrade, $name) = @_;
-    is status($r), 426, "$name: 426";
-    is_deeply [fields($r, 'Upgrade')], [$upgrade],
-        "$name: exactly one Upgrade: $upgrade";
-    is_deeply [fields($r, 'Connection')], ['Upgrade, close'],
-        "$name: exactly one Connection: Upgrade, close";
+    is_426_fields($r, $upgrade, 'Upgrade, close', $name);
     is_deeply [fields($r, 'Content-Length')], [length $r->{body}],
         "$name: Content-Length is the body length";
 }

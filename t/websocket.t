@@ -7,14 +7,11 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
 use lib 't/lib';
-use UpReq qw(raw raw_tls parse_response fields field curl hostport);
+use UpReq qw(raw raw_tls parse_response fields field curl hostport status
+             is_426_fields h2_served $NO_H2);
 
 plan tests => 94, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
-sub status {
-    my ($r) = @_;
-    return ($r->{status_line} // '') =~ m{^HTTP/[\d.]+ (\d{3})} ? $1 : '';
-}
 
 # one request; the write side is shut down after it, so httpd closes the
 # connection after one response even when it would keep it; over TLS an
@@ -28,9 +25,7 @@ sub send_req {
     return parse_response($bytes);
 }
 
-# mod_http2 serves HTTP/2 only with a threaded MPM
-my $H2 = Apache::Test::config()->{server}->{mpm} ne 'prefork';
-my $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
+my $H2 = h2_served();
 
 my $KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
 # a complete handshake but for the fields given

@@ -6,13 +6,22 @@ use strict;
 use warnings FATAL => 'all';
 
 use Exporter 'import';
-use IO::Socket::INET;
+use IO::Socket::IP;
 use IO::Socket::SSL;
 use Apache::Test ();
 use Apache::TestRequest ();
 
-our @EXPORT_OK = qw(hostport raw raw_tls parse_response fields field
-                    curl apache_bin conf_test);
+use Test::More ();
+
+our @EXPORT_OK = qw(hostport send_raw raw raw_tls parse_response fields
+                    field status is_426_fields h2_served $NO_H2 curl
+                    apache_bin conf_test);
+
+# mod_http2 serves HTTP/2 only with a threaded MPM
+our $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
+sub h2_served {
+    return (Apache::Test::config()->{server}->{mpm} || '') ne 'prefork';
+}
 
 # "host:port" of a <VirtualHost NAME> of the suite's configuration
 sub hostport {
@@ -25,8 +34,28 @@ sub hostport {
     return $hp;
 }
 
-sub _read_all {
-    my ($sock) = @_;
+# send_raw(HOST, PORT, BYTES, local => ADDR, tls => 1, version =>
+# 'TLSv1_2', half_close => 1): send BYTES on a new connection (IPv4 or
+# IPv6, plain or TLS) and return everything the server sends until it
+# closes.  Requests should carry "Connection: close" unless testing
+# pipelining.
+sub send_raw {
+    my ($host, $port, $bytes, %o) = @_;
+    my $sock = IO::Socket::IP->new(
+        PeerHost => $host, PeerPort => $port,
+        ($o{local} ? (LocalHost => $o{local}) : ()),
+        Proto => 'tcp', Timeout => 10)
+        or die "connect [$host]:$port from " . ($o{local} || 'any')
+               . ": $@\n";
+    if ($o{tls}) {
+        IO::Socket::SSL->start_SSL($sock,
+            SSL_verify_mode => SSL_VERIFY_NONE,
+            ($o{version} ? (SSL_version => $o{version}) : ()),
+            Timeout => 10)
+            or die "TLS handshake with [$host]:$port: $SSL_ERROR\n";
+    }
+    print $sock $bytes;
+    shutdown($sock, 1) if $o{half_close};
     my $data = '';
     local $SIG{ALRM} = sub { die "timeout\n" };
     alarm 20;
@@ -41,37 +70,19 @@ sub _read_all {
     return $data;
 }
 
-# raw(VHOST, REQUEST[, local => ADDR]): send REQUEST bytes on a plain
-# connection, read until the server closes; returns the bytes read.
-# Requests should carry "Connection: close" unless testing pipelining.
+# raw(VHOST, BYTES[, local => ADDR, peer => ADDR, half_close => 1]): a
+# plain connection to a <VirtualHost NAME> of the suite
 sub raw {
     my ($vhost, $req, %o) = @_;
     my ($host, $port) = split /:/, hostport($vhost);
-    my $sock = IO::Socket::INET->new(
-        PeerAddr => $o{peer} || $host, PeerPort => $port,
-        ($o{local} ? (LocalAddr => $o{local}) : ()),
-        Proto => 'tcp', Timeout => 10) or die "connect $vhost: $!";
-    print $sock $req;
-    shutdown($sock, 1) if $o{half_close};
-    return _read_all($sock);
+    return send_raw($o{peer} || $host, $port, $req, %o);
 }
 
-# raw_tls(VHOST, REQUEST, version => 'TLSv1_2'|'TLSv1_3'|undef)
+# raw_tls(VHOST, BYTES, version => 'TLSv1_2'|'TLSv1_3'|undef)
 sub raw_tls {
     my ($vhost, $req, %o) = @_;
     my ($host, $port) = split /:/, hostport($vhost);
-    my $sock = IO::Socket::SSL->new(
-        PeerAddr => $host, PeerPort => $port,
-        SSL_verify_mode => SSL_VERIFY_NONE,
-        ($o{version} ? (SSL_version => $o{version}) : ()),
-        Timeout => 10) or die "tls connect $vhost: $SSL_ERROR";
-    print $sock $req;
-    my $data = '';
-    local $SIG{ALRM} = sub { die "timeout\n" };
-    alarm 20;
-    eval { while (defined(my $l = <$sock>)) { $data .= $l } };
-    alarm 0;
-    return $data;
+    return send_raw($host, $port, $req, tls => 1, version => $o{version});
 }
 
 # parse_response(BYTES) -> { status, fields => [[name, value], ...], body,
@@ -93,6 +104,23 @@ sub parse_response {
     return { status => $status, status_line => $status_line,
              fields => \@fields, body => $body, rest => $rest,
              head => $head };
+}
+
+# the status of a parsed response, '' when there is none
+sub status {
+    my ($r) = @_;
+    return $r->{status} // '';
+}
+
+# a refusal: status 426, exactly one Upgrade field with the given value and
+# exactly one Connection field with the given value (three assertions)
+sub is_426_fields {
+    my ($r, $upgrade, $connection, $name) = @_;
+    Test::More::is(status($r), 426, "$name: 426");
+    Test::More::is_deeply([fields($r, 'Upgrade')], [$upgrade],
+        "$name: exactly one Upgrade: $upgrade");
+    Test::More::is_deeply([fields($r, 'Connection')], [$connection],
+        "$name: exactly one Connection: $connection");
 }
 
 # every value of a field name, in order (case-insensitive name)

@@ -1,8 +1,7 @@
 package UpReqProxy;
-# Helpers of the trusted-proxy tests: raw HTTP/1.x to any address (IPv4 or
-# IPv6, plain or TLS, from a chosen source address), and daemons the tests
-# start themselves: a second httpd (for the main server's proxy list and
-# IPv6 peers) and a TLS-terminating HAProxy or nginx.  Everything they
+# Helpers of the trusted-proxy tests: daemons the tests start themselves, a
+# second httpd (for the main server's proxy list and IPv6 peers) and a
+# TLS-terminating HAProxy or nginx (raw requests: UpReq::send_raw).  Everything they
 # write goes under t/logs/.
 use strict;
 use warnings FATAL => 'all';
@@ -10,54 +9,16 @@ use warnings FATAL => 'all';
 use Exporter 'import';
 use File::Path qw(make_path);
 use IO::Socket::IP;
-use IO::Socket::SSL;
 use POSIX ();
 use Time::HiRes ();
 use Apache::Test ();
 
-our @EXPORT_OK = qw(request ipv6_reason free_port which start_httpd
+our @EXPORT_OK = qw(ipv6_reason free_port which start_httpd
                     stop_daemon start_haproxy start_nginx server_cert);
 
 # daemons started here; whatever a test leaves running is stopped at exit
 my @started;
 END { local $?; stop_daemon($_) for @started }
-
-sub _read_all {
-    my ($sock) = @_;
-    my $data = '';
-    local $SIG{ALRM} = sub { die "timeout\n" };
-    alarm 20;
-    eval {
-        while (1) {
-            my $n = sysread($sock, my $buf, 65536);
-            last unless $n;
-            $data .= $buf;
-        }
-    };
-    alarm 0;
-    return $data;
-}
-
-# request(HOST, PORT, BYTES, local => ADDR, tls => 1, version => 'TLSv1_2')
-# sends BYTES and returns everything the server sends until it closes.
-sub request {
-    my ($host, $port, $bytes, %o) = @_;
-    my $sock = IO::Socket::IP->new(
-        PeerHost => $host, PeerPort => $port,
-        ($o{local} ? (LocalHost => $o{local}) : ()),
-        Proto => 'tcp', Timeout => 10)
-        or die "connect [$host]:$port from " . ($o{local} || 'any')
-               . ": $@\n";
-    if ($o{tls}) {
-        IO::Socket::SSL->start_SSL($sock,
-            SSL_verify_mode => SSL_VERIFY_NONE,
-            ($o{version} ? (SSL_version => $o{version}) : ()),
-            Timeout => 10)
-            or die "TLS handshake with [$host]:$port: $SSL_ERROR\n";
-    }
-    print $sock $bytes;
-    return _read_all($sock);
-}
 
 # '' when this machine can listen and connect on [::1], else the reason
 sub ipv6_reason {
@@ -147,17 +108,27 @@ TypesConfig "$vars->{t_conf}/mime.types"
 ServerName localhost
 $user
 EOC
-    my $out = `$vars->{httpd} -d $vars->{serverroot} -f $dir/httpd.conf -k start 2>&1`;
-    my $d = { name => $name, pid_file => "$dir/httpd.pid",
-              error_log => "$dir/error_log" };
-    push @started, $d;
-    if ($? != 0) {
-        die "$name: httpd did not start: $out\n";
+    return _launch({ name => $name, pid_file => "$dir/httpd.pid",
+                     error_log => "$dir/error_log" }, $listen, undef,
+        "$vars->{httpd} -d $vars->{serverroot} -f $dir/httpd.conf -k start");
+}
+
+# _launch(HANDLE, LISTEN, CHECK_CMD, START_CMD): run the configuration
+# check (if any) and the start command, then wait until every LISTEN
+# address answers; dies with what went wrong, stopping what started.
+sub _launch {
+    my ($d, $listen, $check, $start) = @_;
+    if ($check) {
+        my $out = `$check 2>&1`;
+        die "$d->{name}: $check: $out\n" if $? != 0;
     }
+    my $out = `$start 2>&1`;
+    push @started, $d;
+    die "$d->{name} did not start: $out\n" if $? != 0;
     my $why = _wait_listening($listen);
     if ($why) {
         stop_daemon($d);
-        die "$name: $why\n";
+        die "$d->{name}: $why\n";
     }
     return $d;
 }
@@ -168,18 +139,9 @@ sub start_haproxy {
     my $bin = which('haproxy') or die "haproxy is not installed\n";
     my $dir = _tdir($name);
     _write("$dir/haproxy.cfg", $text);
-    my $out = `$bin -c -q -f $dir/haproxy.cfg 2>&1`;
-    die "$name: haproxy -c: $out\n" if $? != 0;
-    $out = `$bin -D -p $dir/haproxy.pid -f $dir/haproxy.cfg 2>&1`;
-    die "$name: haproxy did not start: $out\n" if $? != 0;
-    my $d = { name => $name, pid_file => "$dir/haproxy.pid" };
-    push @started, $d;
-    my $why = _wait_listening($listen);
-    if ($why) {
-        stop_daemon($d);
-        die "$name: $why\n";
-    }
-    return $d;
+    return _launch({ name => $name, pid_file => "$dir/haproxy.pid" },
+                   $listen, "$bin -c -q -f $dir/haproxy.cfg",
+                   "$bin -D -p $dir/haproxy.pid -f $dir/haproxy.cfg");
 }
 
 # start_nginx(NAME, CONF_TEXT) -> handle; CONF_TEXT may use @DIR@ for a
@@ -190,20 +152,9 @@ sub start_nginx {
     my $dir = _tdir($name);
     $text =~ s/\@DIR\@/$dir/g;
     _write("$dir/nginx.conf", $text);
-    my @base = ($bin, '-p', "$dir/", '-e', "$dir/error.log",
-                '-c', "$dir/nginx.conf");
-    my $out = `@base -t 2>&1`;
-    die "$name: nginx -t: $out\n" if $? != 0;
-    $out = `@base 2>&1`;
-    die "$name: nginx did not start: $out\n" if $? != 0;
-    my $d = { name => $name, pid_file => "$dir/nginx.pid" };
-    push @started, $d;
-    my $why = _wait_listening($listen);
-    if ($why) {
-        stop_daemon($d);
-        die "$name: $why\n";
-    }
-    return $d;
+    my $base = "$bin -p $dir/ -e $dir/error.log -c $dir/nginx.conf";
+    return _launch({ name => $name, pid_file => "$dir/nginx.pid" },
+                   $listen, "$base -t", $base);
 }
 
 # stop a daemon started above: SIGTERM to the pid in its pid file, then
