@@ -112,6 +112,9 @@ typedef struct {
     int failed;             /* UPREQ_R_* bits that are not met */
     int h2c_candidate;      /* a valid h2c upgrade request, let through */
     int via_proxy;          /* the TCP peer is a trusted proxy */
+    int tls_too_old;        /* TLS failed for its version, not for its
+                             * absence: the client is on TLS already */
+    const char *tls_used;   /* then the version it uses, NULL unknown */
     const char *why;        /* what decided, for logs */
     conn_rec *peer;         /* the connection whose TCP peer TLS was
                              * judged on, NULL when TLS was not checked */
@@ -639,12 +642,15 @@ static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
         v->why = "TLS connection";
         if (pol->tls_minor != UPREQ_TLS_ANY && t->minor < pol->tls_minor) {
             v->failed |= UPREQ_R_TLS;
+            v->tls_too_old = 1;
+            v->tls_used = t->protocol;
             v->why = "TLS version too old or unknown";
         }
     }
     else if (says == 1 && pol->tls_minor != UPREQ_TLS_ANY
              && sc->proxy_tls != 1) {
         v->failed |= UPREQ_R_TLS;
+        v->tls_too_old = 1;     /* on https, at a version nobody vouches for */
         v->why = "TLS version cannot be known behind the proxy "
                      "(UpgradeRequiredProxyTLS Off)";
     }
@@ -833,7 +839,8 @@ static void upreq_https_link(request_rec *r, const char **host,
     *target = upreq_escape_html(r->pool, t);
 }
 
-/* the TLS paragraph when the connection is TLS, but too old a version */
+/* the TLS paragraph when the client is on TLS, but at too old a version
+ * (or one that cannot be verified behind a proxy) */
 static const char *upreq_page_tls_old(request_rec *r,
                                       const upreq_policy *pol,
                                       const upreq_verdict *v)
@@ -842,8 +849,8 @@ static const char *upreq_page_tls_old(request_rec *r,
                         "newer; this connection uses %s. Please reconnect "
                         "with a client that supports TLS 1.%d.</p>\n",
                         pol->tls_minor,
-                        ap_escape_html2(r->pool, v->tls->protocol
-                                        ? v->tls->protocol
+                        ap_escape_html2(r->pool, v->tls_used
+                                        ? v->tls_used
                                         : "an unknown version", 1),
                         pol->tls_minor);
 }
@@ -879,7 +886,7 @@ static const char *upreq_page(request_rec *r, const upreq_policy *pol,
     upreq_add_lit(&p, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
                   "<html><head>\n<title>426 Upgrade Required</title>\n"
                   "</head><body>\n<h1>Upgrade Required</h1>\n");
-    if ((v->failed & UPREQ_R_TLS) && v->tls && v->tls->is_tls) {
+    if ((v->failed & UPREQ_R_TLS) && v->tls_too_old) {
         upreq_add_str(&p, upreq_page_tls_old(r, pol, v));
     }
     else if (v->failed & UPREQ_R_TLS) {
@@ -992,12 +999,17 @@ static int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
     const char *upgrade = d->header ? d->header
                                     : upreq_upgrade_value(r, &d->policy, v);
     int idx = ap_index_of_response(HTTP_UPGRADE_REQUIRED);
+    const char *custom = ap_response_code_string(r, idx);
 
-    upreq_set_response_headers(r, upgrade, v->failed & UPREQ_R_WS);
+    /* "ErrorDocument 426 https://..." makes ap_die() answer 302, which
+     * must not carry a 426's Upgrade, Connection or Sec-WebSocket-Version */
+    if (!custom || custom[0] == '"' || !ap_is_url(custom)) {
+        upreq_set_response_headers(r, upgrade, v->failed & UPREQ_R_WS);
+    }
     apr_table_setn(r->subprocess_env, UPREQ_ENV, upgrade);
     apr_table_setn(r->notes, UPREQ_NOTE, upgrade);
     /* httpd's canned 426 text speaks of SSL only; an ErrorDocument wins */
-    if (ap_response_code_string(r, idx) == NULL) {
+    if (custom == NULL) {
         apr_size_t len;
         const char *page = upreq_page(r, &d->policy, v, &len);
 
@@ -1057,7 +1069,7 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
                          const char *phase)
 {
     const upreq_srv_conf *sc;
-    upreq_verdict v = { 0, 0, 0, NULL, NULL, NULL };
+    upreq_verdict v = { 0 };
 
     ap_set_module_config(r->request_config, &upgrade_required_module,
                          (void *)&d->policy);
@@ -1084,6 +1096,41 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
                       v.why ? upreq_log_reason(r, &v) : "");
     }
     return upreq_refuse(r, d, &v);
+}
+
+/* A refusal decided in a subrequest for its main request, applied once
+ * the main request's 426 is certain (kept in the main request's pool:
+ * mod_dir destroys the subrequest). */
+typedef struct {
+    upreq_dir_conf d;
+    upreq_verdict v;
+} upreq_pending;
+
+#define UPREQ_PENDING_KEY "upgrade_required:pending"
+
+static request_rec *upreq_main_request(request_rec *r)
+{
+    while (r->main) {
+        r = r->main;
+    }
+    return r;
+}
+
+/* Refuse m with the refusal a subrequest left pending, if any; once. */
+static int upreq_apply_pending(request_rec *m)
+{
+    void *p = NULL;
+    upreq_pending *pend;
+
+    if (apr_table_get(m->notes, UPREQ_NOTE)
+        || apr_pool_userdata_get(&p, UPREQ_PENDING_KEY, m->pool)
+           != APR_SUCCESS || p == NULL) {
+        return 0;
+    }
+    pend = p;
+    apr_pool_userdata_setn(NULL, UPREQ_PENDING_KEY, NULL, m->pool);
+    upreq_refuse(m, &pend->d, &pend->v);
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1129,8 +1176,9 @@ static int upreq_header_parser(request_rec *r)
 static int upreq_refuse_unswitched_h2c(request_rec *r,
                                        const upreq_dir_conf *d)
 {
-    upreq_verdict v = { UPREQ_R_HTTP2, 0, 0, "h2c upgrade not switched",
-                        NULL, upreq_tls_state(r) };
+    upreq_verdict v = { .failed = UPREQ_R_HTTP2,
+                        .why = "h2c upgrade not switched",
+                        .tls = upreq_tls_state(r) };
 
     ap_set_module_config(r->request_config, &upgrade_required_module,
                          (void *)&d->policy);
@@ -1146,39 +1194,123 @@ static int upreq_decided_as(const void *mark, const upreq_policy *pol)
            && done->reqs == pol->reqs && done->tls_minor == pol->tls_minor;
 }
 
-/* handler, right after core_upgrade_handler: a let-through h2c upgrade
- * that reaches this point was not switched, so it is refused after all;
- * an ErrorDocument for our 426 loses the Upgrade/Connection fields that
- * core_upgrade_handler adds, so only ours are sent.  mod_dir's index and
- * mod_negotiation's variant arrive through ap_internal_fast_redirect(),
- * which installs the subrequest's per-directory configuration after
- * header_parser: an internal redirect all the same, so the target's
- * policy is enforced here if it was not the one already decided. */
+/* check_authn, first, for subrequests only.  A subrequest is never
+ * refused; but one that is about to authenticate under a policy its main
+ * request fails would invite credentials, since mod_dir hands a
+ * DirectoryIndex target's 401 on to the client.  It answers 426 instead
+ * of authenticating (for a subrequest that needed credentials, a refusal
+ * either way), which mod_dir passes on like any error of its last index
+ * name; the main request's 426 then carries the target's Upgrade fields
+ * and page (upreq_insert_error_filter). */
+static int upreq_check_authn(request_rec *r)
+{
+    const upreq_dir_conf *d = ap_get_module_config(r->per_dir_config,
+                                                   &upgrade_required_module);
+    upreq_pending *pend;
+    request_rec *m;
+
+    if (!r->main || d->policy.reqs <= 0) {
+        return DECLINED;
+    }
+    m = upreq_main_request(r);
+    if (apr_table_get(m->notes, UPREQ_NOTE) || upreq_request_is_exempt(m)) {
+        return DECLINED;
+    }
+    pend = apr_pcalloc(m->pool, sizeof(*pend));
+    pend->d = *d;
+    upreq_evaluate(m, &d->policy,
+                   ap_get_module_config(m->server->module_config,
+                                        &upgrade_required_module),
+                   &pend->v);
+    if (pend->v.failed == 0 || pend->v.h2c_candidate) {
+        return DECLINED;
+    }
+    apr_pool_userdata_setn(pend, UPREQ_PENDING_KEY, NULL, m->pool);
+    if (APLOGrdebug(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "UPREQ007: subrequest %s would authenticate under "
+                      "the policy of %s, which the request fails: 426 "
+                      "instead", ap_escape_logitem(r->pool, r->uri),
+                      ap_escape_logitem(r->pool, d->policy.where));
+    }
+    return HTTP_UPGRADE_REQUIRED;
+}
+
+/* insert_error_filter: the main request's 426 that came from a subrequest
+ * (upreq_check_authn) gets its headers, variables and page here, before
+ * ap_send_error_response() reads them. */
+static void upreq_insert_error_filter(request_rec *r)
+{
+    if (r->status == HTTP_UPGRADE_REQUIRED && !r->main) {
+        upreq_apply_pending(r);
+    }
+}
+
+/* Is r the ErrorDocument request of a 426 of ours? */
+static int upreq_is_our_error_document(const request_rec *r)
+{
+    return r->prev && apr_table_get(r->prev->notes, UPREQ_NOTE) != NULL;
+}
+
+/* handler, before core_upgrade_handler can switch protocols:
+ * - the ErrorDocument request of our 426 inherits the refused request's
+ *   headers; its Upgrade offer is hidden (in a copy: the original's
+ *   logged headers stay) so that it is never switched to h2c, nor
+ *   upgraded by a proxy;
+ * - mod_dir's index and mod_negotiation's variant arrive through
+ *   ap_internal_fast_redirect(), which installs the subrequest's
+ *   per-directory configuration after header_parser: an internal
+ *   redirect all the same, so the target's policy is enforced here if it
+ *   was not the one already decided. */
 static int upreq_handler(request_rec *r)
 {
     const void *mark = ap_get_module_config(r->request_config,
                                             &upgrade_required_module);
-    const upreq_dir_conf *d = ap_get_module_config(r->per_dir_config,
-                                                   &upgrade_required_module);
+    const upreq_dir_conf *d;
 
     if (mark == &upreq_mark_h2c) {
-        return upreq_refuse_unswitched_h2c(r, d);
+        return DECLINED;        /* upreq_handler_after_core decides */
     }
-    if (r->prev && apr_table_get(r->prev->notes, UPREQ_NOTE)) {
-        apr_table_unset(r->headers_out, "Upgrade");
-        apr_table_unset(r->headers_out, "Connection");
+    if (r->prev && r->prev->status == HTTP_UPGRADE_REQUIRED
+        && upreq_apply_pending(r->prev)) {
+        /* a local ErrorDocument of a 426 from a subrequest: ap_die() has
+         * renamed the variables already */
+        apr_table_setn(r->subprocess_env, "REDIRECT_" UPREQ_ENV,
+                       apr_table_get(r->prev->subprocess_env, UPREQ_ENV));
+    }
+    if (upreq_is_our_error_document(r)) {
+        if (apr_table_get(r->headers_in, "Upgrade")) {
+            r->headers_in = apr_table_copy(r->pool, r->headers_in);
+            apr_table_unset(r->headers_in, "Upgrade");
+        }
         return DECLINED;
     }
+    d = ap_get_module_config(r->per_dir_config, &upgrade_required_module);
     if (!r->main && d->policy.reqs > 0
         && !upreq_decided_as(mark, &d->policy)) {
-        int rv = upreq_enforce(r, d, "handler");
+        return upreq_enforce(r, d, "handler");
+    }
+    return DECLINED;
+}
 
-        if (rv == DECLINED && ap_get_module_config(r->request_config,
-                                  &upgrade_required_module)
-                              == &upreq_mark_h2c) {
-            return upreq_refuse_unswitched_h2c(r, d);    /* too late */
-        }
-        return rv;
+/* handler, right after core_upgrade_handler: a let-through h2c upgrade
+ * that reaches this point was not switched, so it is refused after all;
+ * an ErrorDocument for our 426 loses the Upgrade/Connection fields that
+ * core_upgrade_handler announces on a connection's first request, so
+ * only ours are sent. */
+static int upreq_handler_after_core(request_rec *r)
+{
+    const void *mark = ap_get_module_config(r->request_config,
+                                            &upgrade_required_module);
+
+    if (mark == &upreq_mark_h2c) {
+        return upreq_refuse_unswitched_h2c(r,
+                   ap_get_module_config(r->per_dir_config,
+                                        &upgrade_required_module));
+    }
+    if (upreq_is_our_error_document(r)) {
+        apr_table_unset(r->headers_out, "Upgrade");
+        apr_table_unset(r->headers_out, "Connection");
     }
     return DECLINED;
 }
@@ -1205,15 +1337,20 @@ static int upreq_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 /* Does a directive below a per-directory section change, after the
  * Location walk, what an early decision would see?  An <If> inside
- * <Directory>/<Files>/<Proxy> (merged after <Location>), and the
+ * <Directory>/<Files>/<Proxy> (merged after <Location>), an <If> anywhere
+ * whose expression needs the file name (false in the first walk), and the
  * per-directory settings an early 426 would miss: SetEnvIf/BrowserMatch
- * of no-upgrade-required, UpgradeRequiredHeader, ErrorDocument 426. */
+ * of no-upgrade-required, UpgradeRequiredHeader, ErrorDocument 426.
+ * late_if: inside an <If>/<ElseIf>/<Else> whose chain only the final
+ * walk answers. */
 static int upreq_tree_needs_late(const ap_directive_t *d, int in_dir,
-                                 int in_if, int in_section)
+                                 int late_if, int in_section)
 {
+    int chain_late = 0;     /* an <If>..<ElseIf> chain among siblings */
+
     for (; d; d = d->next) {
         const char *n = d->directive;
-        int dir = in_dir, iff = in_if, sec = in_section;
+        int dir = in_dir, lif = late_if, sec = in_section;
 
         if (upreq_section_is(d, "<Directory")
             || upreq_section_is(d, "<DirectoryMatch")
@@ -1225,12 +1362,20 @@ static int upreq_tree_needs_late(const ap_directive_t *d, int in_dir,
         }
         else if (upreq_section_is(d, "<If") || upreq_section_is(d, "<ElseIf")
                  || upreq_section_is(d, "<Else")) {
-            iff = sec = 1;
+            if (upreq_section_is(d, "<If")) {
+                chain_late = 0;
+            }
+            chain_late |= d->args && upreq_expr_needs_storage(d->args);
+            lif = late_if || dir || chain_late;
+            sec = 1;
         }
         else if (!strncasecmp(n, "<Location", 9)) {
             sec = 1;
         }
-        if ((dir && iff && !strcasecmp(n, "UpgradeRequired"))
+        if ((lif && (!strcasecmp(n, "UpgradeRequired")
+                     || !strcasecmp(n, "UpgradeRequiredHeader")
+                     || (!strcasecmp(n, "ErrorDocument") && d->args
+                         && !strncmp(d->args, "426", 3))))
             || (dir && !strcasecmp(n, "UpgradeRequiredHeader"))
             || (dir && !strcasecmp(n, "ErrorDocument") && d->args
                 && !strncmp(d->args, "426", 3))
@@ -1240,7 +1385,7 @@ static int upreq_tree_needs_late(const ap_directive_t *d, int in_dir,
             return 1;
         }
         if (d->first_child
-            && upreq_tree_needs_late(d->first_child, dir, iff, sec)) {
+            && upreq_tree_needs_late(d->first_child, dir, lif, sec)) {
             return 1;
         }
     }
@@ -1283,7 +1428,7 @@ static void upreq_register_hooks(apr_pool_t *p)
         "mod_alias.c", "mod_rewrite.c", "mod_proxy.c", NULL
     };
     static const char *const after_setenvif[] = { "mod_setenvif.c", NULL };
-    static const char *const after_core[] = { "core.c", NULL };
+    static const char *const core[] = { "core.c", NULL };
 
     (void)p;
     /* before mod_alias/mod_rewrite/mod_proxy map the URL anywhere */
@@ -1293,8 +1438,17 @@ static void upreq_register_hooks(apr_pool_t *p)
      * before access control and all fixups (mod_rewrite, mod_alias) */
     ap_hook_header_parser(upreq_header_parser, after_setenvif, NULL,
                           APR_HOOK_FIRST);
-    /* right after core_upgrade_handler, before any content handler */
-    ap_hook_handler(upreq_handler, after_core, NULL, APR_HOOK_REALLY_FIRST);
+    /* before core_upgrade_handler (REALLY_FIRST) may switch protocols */
+    ap_hook_handler(upreq_handler, NULL, core, APR_HOOK_REALLY_FIRST);
+    /* right after it, before any content handler */
+    ap_hook_handler(upreq_handler_after_core, core, NULL,
+                    APR_HOOK_REALLY_FIRST);
+    /* before any authentication module, for subrequests */
+    ap_hook_check_authn(upreq_check_authn, NULL, NULL, APR_HOOK_REALLY_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    /* a 426 that a subrequest decided gets its fields before it is sent */
+    ap_hook_insert_error_filter(upreq_insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
     /* under apachectl -t too */
     ap_hook_check_config(upreq_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(upreq_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -135,7 +135,7 @@ my @late_cases = (
      "X-Cycle-Loc: no\r\n", 426, 'HTTP/2.0'],
 );
 
-my $tests = 3 * @cases + 3 * @late_cases + 4;
+my $tests = 3 * @cases + 3 * @late_cases + 4 + 3 * 4 + 1;
 plan tests => $tests, need_module 'upgrade_required', 'mod_ssl',
     'mod_setenvif';
 
@@ -251,11 +251,13 @@ EOF
 }
 
 sub start_late {
+    my ($conf) = @_;
+    $conf ||= \&late_conf;
     rmtree($dir);
     mkpath($dir);
     my $port = free_port();
     open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
-    print $fh late_conf($port);
+    print $fh $conf->($port);
     close $fh;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
@@ -319,3 +321,44 @@ ok t_cmp(join('', grep { /UPREQ004: .*policy of \/cycle\/late / } @log),
          qr/\(header_parser\)/, 'late: <Location> decided in header_parser');
 my @early = grep { /UPREQ00\d: .*\(translate_name\)/ } @log;
 ok t_cmp(scalar @early, 0, 'late: nothing decided in translate_name');
+
+# --- a third httpd: only an <If> on the file name can change a <Location>
+# policy after the first walk (where REQUEST_FILENAME is still empty); the
+# start-up scan must see it, at server level and inside <Location>
+sub ifstore_conf {
+    my ($port) = @_;
+    my $conf = late_conf($port);
+    $conf =~ s/^# server-level policy.*\z//ms;
+    return $conf . <<'CONF';
+<Location /cycle/ifo>
+    UpgradeRequired TLS
+</Location>
+<If "%{REQUEST_FILENAME} =~ /\.css$/">
+    UpgradeRequired Off
+</If>
+<Location /cycle/ifo2>
+    UpgradeRequired TLS
+    <If "%{REQUEST_FILENAME} =~ /\.css$/">
+        UpgradeRequired Off
+    </If>
+</Location>
+CONF
+}
+$dir = "$vars->{t_logs}/cycle_ifstore";
+$port = start_late(\&ifstore_conf);
+for my $c (['/cycle/ifo/a.css', 200, "cycle ifo css\n"],
+           ['/cycle/ifo/', 426, 'TLS/1.2, HTTP/1.1'],
+           ['/cycle/ifo2/a.css', 200, "cycle ifo2 css\n"],
+           ['/cycle/ifo2/', 426, 'TLS/1.2, HTTP/1.1']) {
+    my ($path, $status, $want) = @$c;
+    my $res = parse_response(late_raw($port,
+        "GET $path HTTP/1.1\r\nHost: late.example\r\n"
+        . "Connection: close\r\n\r\n"));
+    check("<If> on REQUEST_FILENAME: $path", $res, $status, $want);
+}
+stop_late();
+open $log, '<', "$dir/error_log" or die "$dir/error_log: $!";
+@log = <$log>;
+close $log;
+ok t_cmp(scalar(grep { /UPREQ006: / } @log) > 0, 1,
+         '<If> on REQUEST_FILENAME: the start-up scan chose late decisions');

@@ -236,7 +236,7 @@ my $conf_ok = "UpgradeRequiredTrustedProxy 10.0.0.0/8 192.0.2.1 ::1 "
 
 my $v6_reason = ipv6_reason();
 
-plan tests => 3 * @cases + 2 * @conf_errors + 2 + 6 + 4 + 6 + 10 + 10 + 12,
+plan tests => 3 * @cases + 2 * @conf_errors + 2 + 6 + 4 + 6 + 10 + 10 + 15,
     need_module 'upgrade_required', 'mod_ssl', 'mod_remoteip',
     'mod_headers';
 
@@ -383,6 +383,10 @@ for my $e (@conf_errors) {
     ok t_cmp($r->{status}, 426,
              'TLS from a trusted proxy that says the client used http');
     ok t_cmp(field($r, 'Upgrade'), $TLS12, '... Upgrade');
+    ok t_cmp($r->{body}, qr{only available over a secure \(TLS\) connection\. Please use <a href="https://proxy-ssl\.example/tls/">},
+             '... the page sends the client to https, whatever this hop is');
+    ok t_cmp($r->{body} =~ /TLS 1\.-|this connection uses/ ? 'version' : '',
+             '', '... and speaks of no TLS version');
     $r = $get->('/tls/', $LB, undef, fwd("$CLIENT;proto=http"));
     ok t_cmp($r->{status}, 426, '... and Forwarded proto=http');
     $r = $get->('/tls/', $LB, undef, xfp('https'));
@@ -390,6 +394,8 @@ for my $e (@conf_errors) {
     $r = $get->('/tls13/', $LB, 'TLSv1_3', xfp('https'));
     ok t_cmp($r->{status}, 426,
              're-encrypting proxy: the client\'s TLS version is unknown');
+    ok t_cmp($r->{body}, qr{requires TLS 1\.3 or newer; this connection uses an unknown version\.},
+             '... the page says the version is not known, not this hop\'s');
 }
 
 # --- the debug log names the peer and the header that decided

@@ -13,7 +13,7 @@ use MIME::Base64 ();
 use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field);
 
-plan tests => 113, need_module 'upgrade_required', 'mod_ssl', 'mod_auth_basic',
+plan tests => 113 + 12 + 6 + 12 + 6 + 4, need_module 'upgrade_required', 'mod_ssl', 'mod_auth_basic',
     'mod_access_compat', 'mod_rewrite', 'mod_alias', 'mod_dir', 'mod_proxy',
     'mod_proxy_http';
 
@@ -244,6 +244,98 @@ ok t_cmp($r->{body}, 'cycle: please use https', 'ErrorDocument text');
     ok t_cmp($line // '', qr/ 426 upgrade=- redirect=TLS\/1\.2, HTTP\/1\.1$/,
              'access log: REDIRECT_UPGRADE_REQUIRED on the error document');
 }
+
+# an h2c offer is never switched on the way to a 426: not for the error
+# document (it inherits the request's headers), not for a refusal of a
+# DirectoryIndex target in the handler phase
+my $H2C = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        . "HTTP2-Settings: AAMAAABkAAQAAP__\r\n";
+for my $c (['/cycle/ed/', 'ErrorDocument 426',
+            "<html><body>cycle error document 426</body></html>\n"],
+           ['/cycle/edin/', 'ErrorDocument 426 inside the location',
+            "<html><body>cycle error document 426 inside</body></html>\n"],
+           ['/cycle/idx/', 'DirectoryIndex target refused in the handler',
+            qr/Upgrade Required/]) {
+    my ($path, $name, $body) = @$c;
+    my $s = connect_to('cycle_plain');
+    print $s "GET $path HTTP/1.1\r\nHost: cycle.example\r\n$H2C\r\n";
+    my $r = read_one($s);
+    close $s;
+    ok t_cmp($r && $r->{status_line}, 'HTTP/1.1 426 Upgrade Required',
+             "$name, h2c offer: 426 at once, no 101");
+    ok t_cmp(join('|', fields($r, 'Upgrade')), $TLS_UPGRADE,
+             "$name, h2c offer: exactly one Upgrade, ours");
+    ok t_cmp(join('|', fields($r, 'Connection')), 'Upgrade',
+             "$name, h2c offer: exactly one Connection: Upgrade");
+    ok t_cmp($r->{body}, $body, "$name, h2c offer: the body");
+}
+
+# an external ErrorDocument: httpd answers 302, which is not a 426
+for my $c (['/cycle/edext/', 'https://secure.example/edext'],
+           ['/cycle/edextws/', 'https://secure.example/edextws']) {
+    my ($path, $location) = @$c;
+    $r = plain($path);
+    ok t_cmp($r->{status}, 302, "external ErrorDocument $path: 302");
+    ok t_cmp(field($r, 'Location'), $location,
+             "external ErrorDocument $path: Location");
+    ok t_cmp(join('|', fields($r, 'Upgrade'), fields($r, 'Connection'),
+                  fields($r, 'Sec-WebSocket-Version')), 'close',
+             "external ErrorDocument $path: no Upgrade, "
+             . 'Connection: close only, no Sec-WebSocket-Version');
+}
+
+# a DirectoryIndex target that needs TLS and credentials: 426, never the
+# 401 of mod_dir's subrequest
+$r = plain('/cycle/diauth/');
+is_426($r, 'DirectoryIndex target with Basic auth over plain');
+ok t_cmp(join('|', fields($r, 'Connection')), 'Upgrade, close',
+         'DirectoryIndex target with auth: one Connection field');
+ok t_cmp(scalar(fields($r, 'WWW-Authenticate')), 0,
+         'DirectoryIndex target with auth: no WWW-Authenticate');
+ok t_cmp($r->{body}, qr{<a href="https://cycle\.example/cycle/diauth/">},
+         'DirectoryIndex target with auth: our page, linking the URL asked');
+ok t_cmp(field($r, 'Content-Length'), length($r->{body}),
+         'DirectoryIndex target with auth: Content-Length of the page');
+$r = plain('/cycle/diauth/', h => $basic);
+is_426($r, 'DirectoryIndex target with auth, credentials sent anyway');
+$r = tls('/cycle/diauth/');
+ok t_cmp($r->{status}, 401, 'DirectoryIndex target with auth over TLS: 401');
+ok t_cmp(our_upgrade($r), '', '... with no Upgrade of ours');
+$r = tls('/cycle/diauth/', h => $basic);
+ok t_cmp($r->{status}, 200, '... with credentials: 200');
+ok t_cmp($r->{body}, "cycle diauth\n", '... the index');
+
+{
+    my $tag = "di$$";
+    $r = plain("/cycle/diauthed/?$tag");
+    is_426($r, 'DirectoryIndex target with auth, ErrorDocument 426');
+    ok t_cmp(join('|', fields($r, 'Connection')), 'Upgrade, close',
+             '... one Connection field');
+    ok t_cmp(scalar(fields($r, 'WWW-Authenticate')), 0,
+             '... no WWW-Authenticate');
+    ok t_cmp($r->{body},
+             "<html><body>cycle error document 426</body></html>\n",
+             '... the ErrorDocument is served');
+    my $file = Apache::Test::vars('t_logs') . '/upreq_access.log';
+    my $line = '';
+    for (1 .. 50) {
+        open my $fh, '<', $file or die "$file: $!";
+        ($line) = grep { /\?$tag / } <$fh>;
+        close $fh;
+        last if $line;
+        select undef, undef, undef, 0.1;
+    }
+    ok t_cmp($line // '', qr/ 426 upgrade=- redirect=TLS\/1\.2, HTTP\/1\.1$/,
+             '... REDIRECT_UPGRADE_REQUIRED on the error document');
+}
+
+$r = plain('/cycle/dimulti/');
+ok t_cmp($r->{status}, 200,
+         'two index names, the first needs TLS and credentials: 200');
+ok t_cmp($r->{body}, "cycle dimulti other\n", '... the second is served');
+ok t_cmp(our_upgrade($r), '', '... with no Upgrade of ours');
+ok t_cmp(scalar(fields($r, 'WWW-Authenticate')), 0,
+         '... and no WWW-Authenticate');
 
 # --- requests the module leaves alone ------------------------------------
 
