@@ -1073,12 +1073,19 @@ static int upreq_enforce(request_rec *r, const upreq_dir_conf *d,
 
     ap_set_module_config(r->request_config, &upgrade_required_module,
                          (void *)&d->policy);
-    if (upreq_request_is_exempt(r)) {
+    /* a subrequest is not even evaluated */
+    if (r->main && upreq_request_is_exempt(r)) {
         return DECLINED;
     }
     sc = ap_get_module_config(r->server->module_config,
                               &upgrade_required_module);
     upreq_evaluate(r, &d->policy, sc, &v);
+    /* the other exemptions (an environment look-up among them) matter
+     * only to a request that would be refused or held to its h2c offer:
+     * a request that meets its policy does not pay for them */
+    if (v.failed && upreq_request_is_exempt(r)) {
+        return DECLINED;
+    }
     if (v.failed == 0 || v.h2c_candidate) {
         if (v.h2c_candidate) {
             /* the handler hook refuses it if httpd does not switch */
@@ -1116,15 +1123,16 @@ static request_rec *upreq_main_request(request_rec *r)
     return r;
 }
 
-/* Refuse m with the refusal a subrequest left pending, if any; once. */
+/* Refuse m with the refusal a subrequest left pending, if any; once.
+ * The pool's user data comes first: a request pool rarely has any, so
+ * our own 426 pays next to nothing for this check. */
 static int upreq_apply_pending(request_rec *m)
 {
     void *p = NULL;
     upreq_pending *pend;
 
-    if (apr_table_get(m->notes, UPREQ_NOTE)
-        || apr_pool_userdata_get(&p, UPREQ_PENDING_KEY, m->pool)
-           != APR_SUCCESS || p == NULL) {
+    if (apr_pool_userdata_get(&p, UPREQ_PENDING_KEY, m->pool) != APR_SUCCESS
+        || p == NULL || apr_table_get(m->notes, UPREQ_NOTE)) {
         return 0;
     }
     pend = p;
