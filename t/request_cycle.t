@@ -228,19 +228,26 @@ $r = plain('/cycle/edtext/');
 is_426($r, 'ErrorDocument 426 "text"');
 ok t_cmp($r->{body}, 'cycle: please use https', 'ErrorDocument text');
 
+# the access log line of the request whose query string is TAG (httpd
+# writes it after the response: wait for it)
+sub access_log_line {
+    my ($tag) = @_;
+    my $file = Apache::Test::vars('t_logs') . '/upreq_access.log';
+    for (1 .. 50) {
+        open my $fh, '<', $file or die "$file: $!";
+        my ($line) = grep { /\?$tag / } <$fh>;
+        close $fh;
+        return $line if $line;
+        select undef, undef, undef, 0.1;
+    }
+    return '';
+}
+
 # the access log sees the variable renamed on the error document request
 {
     my $tag = "log$$";
     plain("/cycle/ed/?$tag");
-    my $file = Apache::Test::vars('t_logs') . '/upreq_access.log';
-    my $line = '';
-    for (1 .. 50) {
-        open my $fh, '<', $file or die "$file: $!";
-        ($line) = grep { /\?$tag / } <$fh>;
-        close $fh;
-        last if $line;
-        select undef, undef, undef, 0.1;
-    }
+    my $line = access_log_line($tag);
     ok t_cmp($line // '', qr/ 426 upgrade=- redirect=TLS\/1\.2, HTTP\/1\.1$/,
              'access log: REDIRECT_UPGRADE_REQUIRED on the error document');
 }
@@ -316,15 +323,7 @@ ok t_cmp($r->{body}, "cycle diauth\n", '... the index');
     ok t_cmp($r->{body},
              "<html><body>cycle error document 426</body></html>\n",
              '... the ErrorDocument is served');
-    my $file = Apache::Test::vars('t_logs') . '/upreq_access.log';
-    my $line = '';
-    for (1 .. 50) {
-        open my $fh, '<', $file or die "$file: $!";
-        ($line) = grep { /\?$tag / } <$fh>;
-        close $fh;
-        last if $line;
-        select undef, undef, undef, 0.1;
-    }
+    my $line = access_log_line($tag);
     ok t_cmp($line // '', qr/ 426 upgrade=- redirect=TLS\/1\.2, HTTP\/1\.1$/,
              '... REDIRECT_UPGRADE_REQUIRED on the error document');
 }
