@@ -1343,6 +1343,14 @@ static int upreq_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* UpgradeRequiredHeader and ErrorDocument 426 shape the refusal */
+static int upreq_shapes_the_426(const ap_directive_t *d)
+{
+    return !strcasecmp(d->directive, "UpgradeRequiredHeader")
+           || (!strcasecmp(d->directive, "ErrorDocument") && d->args
+               && !strncmp(d->args, "426", 3));
+}
+
 /* Does a directive below a per-directory section change, after the
  * Location walk, what an early decision would see?  An <If> inside
  * <Directory>/<Files>/<Proxy> (merged after <Location>), an <If> anywhere
@@ -1380,13 +1388,8 @@ static int upreq_tree_needs_late(const ap_directive_t *d, int in_dir,
         else if (!strncasecmp(n, "<Location", 9)) {
             sec = 1;
         }
-        if ((lif && (!strcasecmp(n, "UpgradeRequired")
-                     || !strcasecmp(n, "UpgradeRequiredHeader")
-                     || (!strcasecmp(n, "ErrorDocument") && d->args
-                         && !strncmp(d->args, "426", 3))))
-            || (dir && !strcasecmp(n, "UpgradeRequiredHeader"))
-            || (dir && !strcasecmp(n, "ErrorDocument") && d->args
-                && !strncmp(d->args, "426", 3))
+        if ((lif && !strcasecmp(n, "UpgradeRequired"))
+            || ((lif || dir) && upreq_shapes_the_426(d))
             || (sec && (!strncasecmp(n, "SetEnvIf", 8)
                         || !strncasecmp(n, "BrowserMatch", 12))
                 && d->args && ap_strcasestr(d->args, UPREQ_EXEMPT_ENV))) {
