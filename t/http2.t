@@ -8,7 +8,7 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestUtil qw(t_start_error_log_watch t_finish_error_log_watch);
 use lib 't/lib';
 use UpReq qw(raw raw_tls parse_response fields field curl hostport status
-             is_426_fields h2_served $NO_H2);
+             is_426_fields h2_served $NO_H2 httpd_version httpd_at_least);
 
 plan tests => 99, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
@@ -122,6 +122,8 @@ is_deeply [fields($r, 'WWW-Authenticate')], [], 'no credentials invited';
 my $late = hostport('core_plain');
 SKIP: {
     skip $NO_H2, 9 unless $H2;
+    skip 'httpd ' . httpd_version() . ' allows H2Upgrade only per server'
+        . ' (per directory since 2.4.39)', 9 unless httpd_at_least('2.4.39');
     ($r, $log) = log_of(sub { curl('--http2', "http://$late/h2/late-off/") });
     unlike $r->{all}, qr{ 101 }, 'H2Upgrade off per directory: no 101';
     is status($r), 426, 'H2Upgrade off per directory: 426';

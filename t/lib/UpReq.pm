@@ -15,7 +15,7 @@ use Test::More ();
 
 our @EXPORT_OK = qw(hostport send_raw raw raw_tls parse_response fields
                     field status is_426_fields h2_served $NO_H2 curl
-                    apache_bin conf_test);
+                    apache_bin conf_test httpd_version httpd_at_least);
 
 # mod_http2 serves HTTP/2 only with a threaded MPM
 our $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
@@ -152,6 +152,22 @@ sub curl {
     my $res = parse_response($last);
     $res->{all} = $out;
     return $res;
+}
+
+# httpd_version() -> "2.4.37": the version of the httpd under test (t/versions/run
+# runs the suite against several); httpd_at_least("2.4.64") -> true or false
+sub httpd_version {
+    my $v = Apache::Test::config()->{server}->{version} || '';
+    return $v =~ m{Apache/(\d+\.\d+\.\d+)} ? $1 : '0.0.0';
+}
+sub httpd_at_least {
+    my ($want) = @_;
+    my @have = split /\./, httpd_version();
+    my @want = split /\./, $want;
+    for my $i (0 .. 2) {
+        return $have[$i] > $want[$i] if $have[$i] != $want[$i];
+    }
+    return 1;
 }
 
 sub apache_bin {
