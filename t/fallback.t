@@ -1,6 +1,8 @@
 # The TLS look-ups: ap_ssl_conn_is_ssl()/ap_ssl_var_lookup() by default, or
 # mod_ssl's optional functions when built with FALLBACK=1 ("make -f
-# Makefile.apxs test-fallback" sets UPREQ_EXPECT_FALLBACK=1).  Either way
+# Makefile.apxs test-fallback" sets UPREQ_EXPECT_FALLBACK=1) or against an
+# httpd older than 2.4.47, which has no ap_ssl_conn_is_ssl (2.4.37 in
+# t/versions/run: the real fallback, not a forced one).  Either way
 # the TLS and TLS-version decisions hold over TLS 1.2, TLS 1.3 and HTTP/2.
 use strict;
 use warnings FATAL => 'all';
@@ -8,9 +10,18 @@ use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
 use lib 't/lib';
-use UpReq qw(hostport raw raw_tls parse_response fields field curl);
+use UpReq qw(hostport raw raw_tls parse_response fields field curl
+             httpd_version httpd_at_least);
 
-my $fallback = ($ENV{UPREQ_EXPECT_FALLBACK} // '') eq '1';
+my $forced = ($ENV{UPREQ_EXPECT_FALLBACK} // '') eq '1';
+# ap_ssl_conn_is_ssl and ap_ssl_var_lookup came with 2.4.47 (MMN
+# 20120211.102)
+my $old_httpd = !httpd_at_least('2.4.47');
+my $fallback = $forced || $old_httpd;
+print '# httpd ', httpd_version(), ': ',
+    ($old_httpd ? 'no ap_ssl_conn_is_ssl, the module must use the optional'
+                  . ' functions'
+                : 'ap_ssl_conn_is_ssl exists'), "\n";
 my $vars = Apache::Test::vars();
 my $so = "$vars->{top_dir}/.libs/mod_upgrade_required.so";
 
@@ -30,7 +41,9 @@ ok t_cmp($load // '', qr/ \Q$so\E$/, 'the server loads the module in .libs');
 
 my %undef = map { /^\s*U\s+(\S+)/ ? ($1 => 1) : () }
             `nm -D --undefined-only $so`;
-my $build = $fallback ? 'FALLBACK=1 build' : 'default build';
+my $build = $forced ? 'FALLBACK=1 build'
+          : $old_httpd ? 'build for httpd ' . httpd_version()
+          : 'default build';
 ok t_cmp($undef{ap_ssl_conn_is_ssl} ? 'yes' : 'no', $fallback ? 'no' : 'yes',
          "$build: references ap_ssl_conn_is_ssl?");
 ok t_cmp($undef{ap_ssl_var_lookup} ? 'yes' : 'no', $fallback ? 'no' : 'yes',

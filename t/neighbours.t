@@ -13,7 +13,8 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
 use File::Path qw(make_path remove_tree);
 use lib 't/lib';
-use UpReq qw(hostport raw raw_tls parse_response fields field curl);
+use UpReq qw(hostport raw raw_tls parse_response fields field curl
+             httpd_version httpd_at_least);
 use UpReqWS qw(python conf_define mpm start_ws_backend stop_ws_backend
                ws_client h2_ws_client);
 
@@ -69,9 +70,15 @@ SKIP: {
     my ($rc, $out) = ws_client("$ws/wsx/echo", 'hello', '?path', '?headers');
     is_deeply [$rc, $out], [0, ['hello', '/echo', $WS_HEADERS]],
         'ws:// through ProxyPass ws:// upgrade=websocket: echo';
-    ($rc, $out) = ws_client("$ws/wsh/echo", 'hello', '?headers');
-    is_deeply [$rc, $out], [0, ['hello', $WS_HEADERS]],
-        'ws:// through ProxyPass http:// upgrade=websocket: echo';
+    SKIP: {
+        # (mod_proxy_wstunnel's ws:// workers tunnel on every version)
+        skip 'httpd ' . httpd_version() . "'s mod_proxy_http does not tunnel"
+            . ' upgrades (upgrade= on http:// workers since 2.4.47)', 1
+            unless httpd_at_least('2.4.47');
+        ($rc, $out) = ws_client("$ws/wsh/echo", 'hello', '?headers');
+        is_deeply [$rc, $out], [0, ['hello', $WS_HEADERS]],
+            'ws:// through ProxyPass http:// upgrade=websocket: echo';
+    }
     ($rc, $out) = ws_client("$wss/wsx/echo", 'hello', '?path');
     is_deeply [$rc, $out], [0, ['hello', '/echo']], 'wss://: echo';
     ($rc, $out) = ws_client("$ws/wst/echo", 'hello');
@@ -91,6 +98,9 @@ SKIP: {
         skip 'mod_http2 does not serve HTTP/2 under mpm_prefork', 1
             if mpm() eq 'prefork';
         skip 'mod_http2 not loaded', 1 unless need_module('http2');
+        skip 'httpd ' . httpd_version() . ' has no H2WebSockets (RFC 8441'
+            . ' in mod_http2 since 2.4.58)', 1
+            unless httpd_at_least('2.4.58');
         skip 'python3 with h2 (python3-h2) not found', 1
             unless python('h2');
         my @got;
@@ -138,6 +148,9 @@ SKIP: {
 # the policy applies, except to ACME challenges.
 SKIP: {
     skip 'mod_md not loaded', 19 unless need_module('md');
+    skip 'httpd ' . httpd_version() . "'s mod_md has no static certificates"
+        . ' (MDCertificateFile, mod_md 2 in httpd 2.4.41)', 19
+        unless httpd_at_least('2.4.41');
     # md(METHOD, PATH[, HOST[, BODY]]) over plain HTTP/1.1
     my $md = sub {
         my ($method, $path, $host, $body) = @_;
