@@ -29,7 +29,9 @@ sub repeated {
          . "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
 }
 
-my $long = 'A' x 6000;
+# 6,029 bytes in segments a file system accepts (a longer segment makes
+# map_to_storage answer 403 before any policy is read)
+my $long = join '/', ('A' x 200) x 30;
 
 # [name, request line target, header lines, status, check, Connection]
 #   check: Upgrade value for a 426, body for a 200, a code ref otherwise;
@@ -103,7 +105,7 @@ my @cases = (
          ok t_cmp(index(lc $r->{body}, '<script'), -1,
                   'long URI: no markup from the request in the page');
          ok t_cmp($r->{body},
-                  qr{/cycle/loc/&lt;script&gt;alert\(1\)&lt;/script&gt;A{6000}\?q=&lt;script&gt;&quot;'"},
+                  qr{/cycle/loc/&lt;script&gt;alert\(1\)&lt;/script&gt;\Q$long\E\?q=&lt;script&gt;&quot;'"},
                   'long URI: path and query HTML-escaped in the link');
      }],
     ['long URI with percent-encoded <script>',
@@ -112,7 +114,7 @@ my @cases = (
          my ($r) = @_;
          ok t_cmp(index(lc $r->{body}, '<script'), -1,
                   'percent-encoded: no markup in the page');
-         ok t_cmp($r->{body}, qr{/cycle/loc/%3Cscript%3EA{6000}%22"},
+         ok t_cmp($r->{body}, qr{/cycle/loc/%3Cscript%3E\Q$long\E%22"},
                   'percent-encoded: the target as sent');
      }],
 );

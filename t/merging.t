@@ -83,11 +83,11 @@ my @cases = (
      {tls => 'TLSv1_2'}, 200, "cycle hdr/h\n"],
 
     # .htaccess (AllowOverride AuthConfig)
-    ['.htaccess adds TLS',   'cycle_plain', '/cycle/htadd/', {}, 426,
+    ['.htaccess adds TLS',   'cycle_ht', '/cycle/htadd/', {}, 426,
      'TLS/1.2, HTTP/1.1'],
-    ['.htaccess adds TLS, over TLS', 'cycle_ssl', '/cycle/htadd/',
+    ['.htaccess adds TLS, over TLS', 'cycle_ht_ssl', '/cycle/htadd/',
      {tls => 1}, 200, "cycle htadd\n"],
-    ['.htaccess Off loses to <Location>', 'cycle_plain', '/cycle/htloc/',
+    ['.htaccess Off loses to <Location>', 'cycle_ht', '/cycle/htloc/',
      {}, 426, 'TLS/1.2, HTTP/1.1'],
 
     # a policy for a whole virtual host

@@ -104,12 +104,16 @@ ok t_cmp(field($r, 'Location'), 'http://elsewhere.example/redir/',
 
 # a <Location> policy is decided in translate_name, before the vhost's own
 # mod_alias and mod_rewrite rules
-is_426(plain('/cycle/loc/vhredir'), 'vhost Redirect into a <Location> policy');
-ok t_cmp(tls('/cycle/loc/vhredir')->{status}, 302,
-         'vhost Redirect over TLS: 302');
-is_426(plain('/cycle/loc/vhrw'), 'vhost RewriteRule [R] into a <Location>');
-ok t_cmp(tls('/cycle/loc/vhrw')->{status}, 302,
-         'vhost RewriteRule [R] over TLS: 302');
+# a redirect that mod_alias or mod_rewrite answers in translate_name: the
+# request never gets a final configuration, so no policy is read (README:
+# "never reaching the module"); the same in both builds (t/differential.t)
+for my $u ('/cycle/loc/vhredir', '/cycle/loc/vhrw') {
+    my $p = plain($u);
+    ok t_cmp($p->{status}, 302, "server-level redirect $u over plain: 302");
+    ok t_cmp(join('|', fields($p, 'Upgrade')), '',
+             "server-level redirect $u: no Upgrade");
+    ok t_cmp(tls($u)->{status}, 302, "server-level redirect $u over TLS: 302");
+}
 
 # --- internal redirects get the target's policy; subrequests pass -------
 

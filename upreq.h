@@ -1,0 +1,164 @@
+/* upreq.h - what the files of mod_upgrade_required share: the
+ * configuration, the verdict of one evaluation, the per-request state,
+ * and the functions one file offers the others.  Private to the module.
+ *
+ *   mod_upgrade_required.c   the decision and the hooks that place it
+ *   upreq_config.c           directives, merging, start-up checks
+ *   upreq_verdict.c          TLS state, trusted proxies, requirements
+ *   upreq_response.c         the 426: Upgrade value, fields, page, logs
+ *   upreq_parse.c            pure parsers (no httpd), for the fuzzers
+ */
+#ifndef UPREQ_H
+#define UPREQ_H
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "apr_network_io.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mmn.h"
+#include "mod_core.h"      /* ap_response_code_string() */
+#include "mod_ssl.h"
+
+#include <arpa/inet.h>
+
+#include "upreq_parse.h"
+
+/* ap_ssl_conn_is_ssl()/ap_ssl_var_lookup() came with 2.4.47 (MMN
+ * 20120211.102); UPREQ_FORCE_SSL_OPTIONAL_FN builds the fallback to
+ * mod_ssl's optional functions on a newer httpd, so both paths are tested. */
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102) \
+    && !defined(UPREQ_FORCE_SSL_OPTIONAL_FN)
+#define UPREQ_HAVE_AP_SSL 1
+#include "http_ssl.h"
+#else
+#define UPREQ_HAVE_AP_SSL 0
+#endif
+
+#define UPREQ_UNSET         (-1)
+#define UPREQ_NOTE          "upgrade-required"
+#define UPREQ_ENV           "UPGRADE_REQUIRED"
+#define UPREQ_EXEMPT_ENV    "no-upgrade-required"
+#define UPREQ_ACME_PREFIX   "/.well-known/acme-challenge/"
+
+#define UPREQ_PH_FORWARDED  0x01    /* UpgradeRequiredProxyHeader bits */
+#define UPREQ_PH_XFP        0x02
+#define UPREQ_PH_DEFAULT    (UPREQ_PH_FORWARDED | UPREQ_PH_XFP)
+
+#define UPREQ_TLS_DEFAULT_MINOR 2   /* bare "TLS" advertises TLS/1.2 */
+
+/* the per-directory settings, as bits: which came from a <Location>
+ * (upreq_dir_conf.from_location), which a <Directory>, <Files>, <Proxy>
+ * or .htaccess may set in a virtual host (upreq_srv_conf.dir_sets) */
+#define UPREQ_F_POLICY      0x01    /* UpgradeRequired */
+#define UPREQ_F_HEADER      0x02    /* UpgradeRequiredHeader */
+#define UPREQ_F_ALL         (UPREQ_F_POLICY | UPREQ_F_HEADER)
+
+/* ------------------------------------------------------------------ */
+/* configuration                                                       */
+
+typedef struct {
+    int reqs;           /* UPREQ_UNSET, 0 for Off, or UPREQ_R_* bits */
+    int tls_minor;      /* with UPREQ_R_TLS: minimum 1.x, or UPREQ_TLS_ANY */
+    const char *where;  /* the section it was set in, for debug logs */
+} upreq_policy;
+
+typedef struct {
+    upreq_policy policy;    /* UpgradeRequired: replaced as a whole */
+    const char *header;     /* UpgradeRequiredHeader; NULL unset */
+    int from_location;      /* UPREQ_F_* of the values above that were
+                             * set in a <Location>: final once the first
+                             * Location walk is done */
+} upreq_dir_conf;
+
+typedef struct {
+    apr_array_header_t *proxies; /* apr_ipsubnet_t *; NULL unset; a vhost's
+                                  * list replaces the main server's */
+    int proxy_headers;      /* UPREQ_PH_* bits; UPREQ_UNSET */
+    int proxy_tls;          /* UpgradeRequiredProxyTLS; UPREQ_UNSET */
+    int acme_exempt;        /* UpgradeRequiredAcmeExempt; UPREQ_UNSET */
+    int wants_http2;        /* an HTTP/2 requirement is configured here */
+    const char *not_early;  /* set at start-up, never merged: why the
+                             * first Location walk's policy may differ
+                             * from the final one in this virtual host
+                             * (README: "Where it acts"); NULL: it cannot */
+    int dir_sets;           /* set at start-up, never merged: UPREQ_F_* that
+                             * sections merged before <Location> (or
+                             * .htaccess) set in this virtual host */
+} upreq_srv_conf;
+
+/* the TLS state of a connection, looked up once per connection */
+typedef struct {
+    int is_tls;
+    int minor;              /* 0..3, or UPREQ_TLS_UNKNOWN */
+    const char *protocol;   /* SSL_PROTOCOL as the TLS module says it */
+} upreq_conn_tls;
+
+/* what one evaluation found; lives on the stack */
+typedef struct {
+    int failed;             /* UPREQ_R_* bits that are not met */
+    int h2c_candidate;      /* a valid h2c upgrade request, let through */
+    int via_proxy;          /* the TCP peer is a trusted proxy */
+    int tls_too_old;        /* TLS failed for its version, not for its
+                             * absence: the client is on TLS already */
+    const char *tls_used;   /* then the version it uses, NULL unknown */
+    const char *why;        /* what decided, for logs */
+    conn_rec *peer;         /* the connection whose TCP peer TLS was
+                             * judged on, NULL when TLS was not checked */
+    const upreq_conn_tls *tls;
+} upreq_verdict;
+
+/* a refusal decided in a subrequest, for its main request (which owns
+ * it: mod_dir destroys the subrequest) */
+typedef struct {
+    upreq_dir_conf d;
+    upreq_verdict v;
+} upreq_pending;
+
+/* per-request state in request_config, made when a policy applies */
+typedef struct {
+    const upreq_policy *decided; /* met under this policy already */
+    int h2c_offer;          /* a let-through h2c upgrade: refused after
+                             * core_upgrade_handler if not switched */
+    int in_handler;         /* main request: its handler has started, so
+                             * its subrequests are served, not lookups */
+    int lookup_fails;       /* lookup subrequest: its policy fails */
+    int probing;            /* access hook: asking the others first */
+    upreq_verdict v;        /* lookup subrequest: what failed */
+    upreq_pending *pending; /* main request: a subrequest's refusal */
+} upreq_req;
+
+extern module AP_MODULE_DECLARE_DATA upgrade_required_module;
+
+/* upreq_config.c */
+extern const command_rec upreq_cmds[];
+void *upreq_create_dir_conf(apr_pool_t *p, char *dir);
+void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+void *upreq_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *upreq_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+int upreq_proxy_headers(const upreq_srv_conf *sc);
+int upreq_acme_exempt(const upreq_srv_conf *sc);
+int upreq_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                       apr_pool_t *ptemp, server_rec *s);
+int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                      apr_pool_t *ptemp, server_rec *s);
+
+/* upreq_verdict.c */
+conn_rec *upreq_client_conn(request_rec *r);
+const upreq_conn_tls *upreq_tls_state(request_rec *r);
+void upreq_evaluate(request_rec *r, const upreq_policy *pol,
+                    const upreq_srv_conf *sc, upreq_verdict *v);
+#if !UPREQ_HAVE_AP_SSL
+void upreq_retrieve_optional_fn(void);
+#endif
+
+/* upreq_response.c */
+const char *upreq_log_reason(request_rec *r, const upreq_verdict *v);
+int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v);
+
+#endif /* UPREQ_H */
