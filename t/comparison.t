@@ -3,6 +3,12 @@
 # an <If> with "Redirect 426" and "Header always set Upgrade ...".  Every
 # cell of the comparison table of README.md is one assertion here.
 #
+# The answers are the same on every httpd the suite runs on (2.4.37, 2.4.52,
+# 2.4.58, 2.4.62 through t/versions/run, and Debian's 2.4.71): SSLRequireSSL
+# answers 403 on a virtual host without "SSLEngine optional" on all of them;
+# before 2.4.64 it answers 426 only in such a host, and core announces
+# "Upgrade: h2,h2c" on them all.  t/ssl_optional.t covers SSLEngine optional.
+#
 # Each answer is summed up as "STATUS; Field: value; ...; body: KIND" with
 # the fields Upgrade, Connection, Sec-WebSocket-Version and
 # WWW-Authenticate in the order sent (a repeated field shows twice).
@@ -11,10 +17,11 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
 use lib 't/lib';
-use UpReq qw(hostport raw raw_tls parse_response curl);
+use UpReq qw(hostport raw raw_tls parse_response curl httpd_version);
 use UpReqWS qw(mpm);
 
 my @cases = cases();
+print '# httpd ', httpd_version(), "\n";
 plan tests => scalar(map { keys %{ $_->{want} } } @cases),
     need_module 'upgrade_required', 'mod_ssl', 'alias', 'headers',
     'auth_basic';
