@@ -71,15 +71,24 @@ static void upreq_log_pass(request_rec *r, const upreq_dir_conf *d,
 /* ------------------------------------------------------------------ */
 /* the decision                                                        */
 
+/* The state of a main request whose handler has started and that holds
+ * nothing else: shared and read-only, so that marking costs no
+ * allocation (upreq_handler). */
+static const upreq_req upreq_handler_started = { .in_handler = 1 };
+
+/* The request's own state, made on first write. */
 static upreq_req *upreq_state(request_rec *r)
 {
     upreq_req *st = ap_get_module_config(r->request_config,
                                          &upgrade_required_module);
 
-    if (st == NULL) {
-        st = apr_pcalloc(r->pool, sizeof(*st));
+    if (st == NULL || st == &upreq_handler_started) {
+        upreq_req *own = apr_pcalloc(r->pool, sizeof(*own));
+
+        own->in_handler = (st != NULL);
         ap_set_module_config(r->request_config, &upgrade_required_module,
-                             st);
+                             own);
+        st = own;
     }
     return st;
 }
@@ -128,7 +137,7 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
                       ap_escape_logitem(r->pool, d->policy.where), phase,
                       v.why ? ": " : "", v.why ? upreq_log_reason(r, &v) : "");
     }
-    return upreq_refuse(r, d, &v);
+    return upreq_refuse(r, d, &v, 1);
 }
 
 /* Was the request decided under a policy that asks the same? */
@@ -158,8 +167,8 @@ static request_rec *upreq_main_request(request_rec *r)
 static ap_filter_rec_t *upreq_pending_filter_handle;
 
 /* Give m the refusal a subrequest left pending, if m answers 426 and has
- * not got our fields yet; once. */
-static void upreq_apply_pending(request_rec *m)
+ * not got our fields yet; once.  page: the body is still to be made. */
+static void upreq_apply_pending(request_rec *m, int page)
 {
     upreq_req *st = ap_get_module_config(m->request_config,
                                          &upgrade_required_module);
@@ -172,7 +181,7 @@ static void upreq_apply_pending(request_rec *m)
     pend = st->pending;
     st->pending = NULL;
     if (apr_table_get(m->notes, UPREQ_NOTE) == NULL) {
-        upreq_refuse(m, &pend->d, &pend->v);
+        upreq_refuse(m, &pend->d, &pend->v, page);
     }
 }
 
@@ -197,7 +206,7 @@ static void upreq_keep_pending(request_rec *r, const upreq_dir_conf *d,
 static apr_status_t upreq_pending_filter(ap_filter_t *f,
                                          apr_bucket_brigade *bb)
 {
-    upreq_apply_pending(f->r);
+    upreq_apply_pending(f->r, 0);
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }
@@ -288,7 +297,7 @@ static int upreq_post_perdir_config(request_rec *r)
     }
     if (mst && mst->in_handler) {
         upreq_keep_pending(r, d, &v);
-        return upreq_refuse(r, d, &v);
+        return upreq_refuse(r, d, &v, 1);
     }
     if (APLOGrdebug(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -319,7 +328,7 @@ static int upreq_refuse_lookup(request_rec *r, upreq_req *st)
                       ap_escape_logitem(r->pool, d->policy.where));
     }
     upreq_keep_pending(r, d, &st->v);
-    return upreq_refuse(r, d, &st->v);
+    return upreq_refuse(r, d, &st->v, 1);
 }
 
 /* access_checker and access_checker_ex, first: ask the other access
@@ -367,7 +376,7 @@ static int upreq_check_authn(request_rec *r)
 static void upreq_insert_error_filter(request_rec *r)
 {
     if (r->main == NULL) {
-        upreq_apply_pending(r);
+        upreq_apply_pending(r, 1);
     }
 }
 
@@ -398,7 +407,7 @@ static int upreq_handler(request_rec *r)
     if (r->prev && r->prev->status == HTTP_UPGRADE_REQUIRED) {
         /* a local ErrorDocument of a 426 from a subrequest: ap_die() has
          * renamed the variables already */
-        upreq_apply_pending(r->prev);
+        upreq_apply_pending(r->prev, 1);
         if (upreq_is_our_error_document(r)
             && !apr_table_get(r->subprocess_env, "REDIRECT_" UPREQ_ENV)) {
             apr_table_setn(r->subprocess_env, "REDIRECT_" UPREQ_ENV,
@@ -414,13 +423,16 @@ static int upreq_handler(request_rec *r)
     }
     d = upreq_dir(r);
     st = ap_get_module_config(r->request_config, &upgrade_required_module);
-    if (st == NULL && d->policy.reqs <= 0) {
-        return DECLINED;        /* nothing to remember, nothing to do */
+    if (st == NULL) {
+        /* from now on, subrequests are served (upreq_post_perdir_config) */
+        ap_set_module_config(r->request_config, &upgrade_required_module,
+                             (void *)&upreq_handler_started);
     }
-    st = upreq_state(r);
-    st->in_handler = 1;
-    st->pending = NULL;         /* a lookup's refusal was not used */
-    if (st->h2c_offer || d->policy.reqs <= 0
+    else if (st != &upreq_handler_started) {
+        st->in_handler = 1;
+        st->pending = NULL;     /* a lookup's refusal was not used */
+    }
+    if (d->policy.reqs <= 0 || (st && st->h2c_offer)
         || upreq_decided_as(st, &d->policy)) {
         return DECLINED;
     }
@@ -443,7 +455,7 @@ static int upreq_handler_after_core(request_rec *r)
                             .tls = upreq_tls_state(r) };
 
         st->h2c_offer = 0;
-        return upreq_refuse(r, upreq_dir(r), &v);
+        return upreq_refuse(r, upreq_dir(r), &v, 1);
     }
     if (upreq_is_our_error_document(r)) {
         apr_table_unset(r->headers_out, "Upgrade");

@@ -159,6 +159,7 @@ void upreq_retrieve_optional_fn(void);
 
 /* upreq_response.c */
 const char *upreq_log_reason(request_rec *r, const upreq_verdict *v);
-int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v);
+int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
+                 int page);
 
 #endif /* UPREQ_H */

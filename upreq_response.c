@@ -252,14 +252,16 @@ static const char *upreq_size_toa(apr_pool_t *p, apr_size_t n)
     return apr_pstrmemdup(p, c, e - c);
 }
 
-/* Refuse: headers, variables, the page; the caller returns 426. */
-int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
-                        upreq_verdict *v)
+/* Refuse: headers, variables, the page; the caller returns 426.  With
+ * page 0 (a 426 whose body another module writes, such as mod_dav's
+ * error response), the fields and variables only. */
+int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
+                 int page)
 {
     const char *upgrade = d->header ? d->header
                                     : upreq_upgrade_value(r, &d->policy, v);
     int idx = ap_index_of_response(HTTP_UPGRADE_REQUIRED);
-    const char *custom = ap_response_code_string(r, idx);
+    const char *custom = page ? ap_response_code_string(r, idx) : NULL;
 
     /* "ErrorDocument 426 https://..." makes ap_die() answer 302, which
      * must not carry a 426's Upgrade, Connection or Sec-WebSocket-Version */
@@ -269,11 +271,11 @@ int upreq_refuse(request_rec *r, const upreq_dir_conf *d,
     apr_table_setn(r->subprocess_env, UPREQ_ENV, upgrade);
     apr_table_setn(r->notes, UPREQ_NOTE, upgrade);
     /* httpd's canned 426 text speaks of SSL only; an ErrorDocument wins */
-    if (custom == NULL) {
+    if (page && custom == NULL) {
         apr_size_t len;
-        const char *page = upreq_page(r, &d->policy, v, &len);
+        const char *text = upreq_page(r, &d->policy, v, &len);
 
-        ap_custom_response(r, HTTP_UPGRADE_REQUIRED, page);
+        ap_custom_response(r, HTTP_UPGRADE_REQUIRED, text);
         /* httpd sends a text this long (a long URI is in it twice) in
          * chunks, without Content-Length; HEAD gets the same field */
         apr_table_setn(r->err_headers_out, "Content-Length",

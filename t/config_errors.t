@@ -35,6 +35,16 @@ my @bad = (
      qr/^UpgradeRequired: expected Off or one or more of TLS/m],
     ["<Location /cycle-bad>\n    UpgradeRequired TLS/9.9\n</Location>", 3,
      qr/^UpgradeRequired: unknown requirement 'TLS\/9\.9'/m],
+    # <Limit> limits access control only: refused, never widened
+    ["<Location /cycle-bad>\n<Limit POST>\n    UpgradeRequired TLS\n"
+     . "</Limit>\n</Location>", 4,
+     qr/^UpgradeRequired cannot be limited to methods .*%\{REQUEST_METHOD\}/m],
+    ["<Directory /tmp>\n<LimitExcept GET>\n    UpgradeRequired TLS\n"
+     . "</LimitExcept>\n</Directory>", 4,
+     qr/^UpgradeRequired cannot be limited to methods/m],
+    ["<Location /x>\n<Limit PUT>\n    UpgradeRequiredHeader \"TLS/1.3\"\n"
+     . "</Limit>\n</Location>", 4,
+     qr/^UpgradeRequiredHeader cannot be limited to methods/m],
     ['UpgradeRequiredHeader "bad value!"', 2,
      qr/^UpgradeRequiredHeader: 'bad value!' is not a comma list/m],
     ['UpgradeRequiredHeader "TLS/1.2,"', 2,

@@ -445,7 +445,7 @@ ok t_cmp($info // '', qr/\[upgrade_required:info\]/, 'UPREQ001 at info');
 ok t_cmp($info // '', qr{from 127\.0\.0\.1: requires TLS; Upgrade: TLS/1\.2, HTTP/1\.1; peer 127\.0\.0\.1: plain connection$},
          'UPREQ001: requirement, client, Upgrade, reason');
 ok t_cmp(join('', grep { /UPREQ003/ } @log),
-         qr{\[upgrade_required:debug\].*UPREQ003: policy of /cycle/loc met \(translate_name\): peer 127\.0\.0\.1: TLS connection},
+         qr{\[upgrade_required:debug\].*UPREQ003: policy of /cycle/loc met \((?:translate_name|header_parser)\): peer 127\.0\.0\.1: TLS connection},
          'UPREQ003 for the met policy over TLS');
 my ($esc) = grep { /UPREQ001: 426 for GET \/cycle\/loc\/q/ } @log;
 # the module escapes, and httpd's error log escapes its message once more
