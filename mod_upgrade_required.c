@@ -214,11 +214,11 @@ static apr_status_t upreq_pending_filter(ap_filter_t *f,
 /* ------------------------------------------------------------------ */
 /* hooks                                                               */
 
-/* Can every segment of the path be a file name?  A longer one makes
- * map_to_storage answer 403 (ENAMETOOLONG) before header_parser. */
-static int upreq_path_fits_storage(const char *uri)
+/* Can the path be a file name below the document root?  A longer one
+ * (ENAMETOOLONG) makes map_to_storage answer 403 before header_parser. */
+static int upreq_path_fits_storage(request_rec *r)
 {
-    const char *seg = uri;
+    const char *uri = r->uri, *seg = uri;
 
     for (; *uri; uri++) {
         if (*uri == '/') {
@@ -228,7 +228,8 @@ static int upreq_path_fits_storage(const char *uri)
             return 0;
         }
     }
-    return 1;
+    return (apr_size_t)(uri - r->uri) + strlen(ap_document_root(r))
+           < PATH_MAX;
 }
 
 /* translate_name, after every other translator but core's: the early
@@ -251,7 +252,7 @@ static int upreq_translate_name(request_rec *r)
     if (r->main || sc->not_early
         || (sc->dir_sets & ~d->from_location)
         || r->uri != r->parsed_uri.path || r->method_number == M_TRACE
-        || r->uri[0] != '/' || !upreq_path_fits_storage(r->uri)) {
+        || r->uri[0] != '/' || !upreq_path_fits_storage(r)) {
         return DECLINED;
     }
     return upreq_decide(r, d, "translate_name", 1);

@@ -26,6 +26,7 @@
 #include "mod_ssl.h"
 
 #include <arpa/inet.h>
+#include <limits.h>      /* PATH_MAX */
 
 #include "upreq_parse.h"
 

@@ -26,7 +26,8 @@ use UpReqProxy qw(free_port start_httpd stop_daemon server_cert);
 my $vars = Apache::Test::vars();
 my $dir  = "$vars->{t_logs}/diff";
 my $root = "$dir/htdocs";
-my %port = map { $_ => free_port() } qw(main tls late ht c1 ifvh);
+my %port = map { $_ => free_port() } qw(main tls late ht c1 ifvh small
+                                        small2);
 my ($crt, $key) = server_cert();
 my $TLS = 'TLS/1.2, HTTP/1.1';
 
@@ -59,6 +60,7 @@ put("ht/add/f.txt");
 put("ht/add/.htaccess", "UpgradeRequired TLS\n");
 put("ht/off/f.txt");
 put("ht/off/.htaccess", "UpgradeRequired Off\n");
+put("$_/f.txt") for qw(secure strict legacy);
 put("secure/x");
 put("index.html");
 put(".htpasswd", "u:" . crypt('p', 'ab') . "\n");
@@ -245,8 +247,54 @@ $sections
 </VirtualHost>
 EOC
 
+my @big = grep { !/^small/ } keys %port;
 my $httpd = start_httpd('diff', $conf,
-                        [map { ['127.0.0.1', $port{$_}] } keys %port]);
+                        [map { ['127.0.0.1', $port{$_}] } @big]);
+
+# A small server with nothing but the cases that once depended on what
+# else the configuration held: a met policy at / with a [PT] into a
+# location that needs TLS and a password, [E=...] read by <If reqenv()>,
+# and a vhost-wide <If %{HTTPS}> that OPTIONS * and TRACE never reach.
+my $small = start_httpd('diff_small', <<"EOC",
+LogLevel warn upgrade_required:debug
+Listen 127.0.0.1:$port{small}
+Listen 127.0.0.1:$port{small2}
+Protocols http/1.1
+DocumentRoot "$root"
+<Directory />
+ AllowOverride None
+ Require all granted
+</Directory>
+<Location />
+ UpgradeRequired HTTP/1.1
+</Location>
+RewriteEngine On
+RewriteRule ^/old/(.*)\$ /secure/\$1 [PT]
+RewriteRule ^/strict/ - [E=strict:1]
+RewriteRule ^/legacy/ - [E=legacy:1]
+<Location /secure>
+ UpgradeRequired TLS
+ $late_auth
+</Location>
+<Location /strict>
+ $late_auth
+ <If "-n reqenv('strict')">
+  UpgradeRequired TLS
+ </If>
+</Location>
+<Location /legacy>
+ UpgradeRequired TLS
+</Location>
+<If "-n reqenv('legacy')">
+ UpgradeRequired Off
+</If>
+<VirtualHost 127.0.0.1:$port{small2}>
+ <If "%{HTTPS} != 'on'">
+  UpgradeRequired TLS
+ </If>
+</VirtualHost>
+EOC
+    [map { ['127.0.0.1', $port{$_}] } qw(small small2)]);
 
 # --- the matrix -----------------------------------------------------------
 
@@ -310,6 +358,16 @@ for my $h (qw(main ifvh)) {
     row("TRACE ($h)", $h, '/loc/f.txt', 200, undef, method => 'TRACE');
 }
 row('vhost <If %{HTTPS}> TLS', 'ifvh', '/index.html', 426);
+row('small: no 401 after [PT] from a met policy', 'small', '/old/x', 426);
+row('small: [PT], with the password', 'small', '/old/x', 426, $TLS,
+    headers => $basic);
+row('small: no 401 before <If reqenv()> TLS', 'small', '/strict/f.txt',
+    426);
+row('small: <If reqenv()> Off lifts <Location> TLS', 'small',
+    '/legacy/f.txt', 200);
+row('small: OPTIONS *', 'small2', '*', 200, undef, method => 'OPTIONS');
+row('small: TRACE', 'small2', '/index.html', 200, undef, method => 'TRACE');
+row('small: vhost <If %{HTTPS}> TLS', 'small2', '/index.html', 426);
 row('absolute-form request-target', 'main',
     "http://127.0.0.1:$port{main}/loc/f.txt", 426);
 
@@ -372,4 +430,4 @@ if (my $file = $ENV{UPREQ_DIFF_COMPARE}) {
     }
 }
 
-stop_daemon($httpd);
+stop_daemon($_) for $httpd, $small;

@@ -29,9 +29,10 @@ sub repeated {
          . "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
 }
 
-# 6,029 bytes in segments a file system accepts (a longer segment makes
-# map_to_storage answer 403 before any policy is read)
-my $long = join '/', ('A' x 200) x 30;
+# 3,014 bytes in segments a file system accepts (a longer segment, or a
+# path past PATH_MAX, makes map_to_storage answer 403 before any policy
+# is read)
+my $long = join '/', ('A' x 200) x 15;
 
 # [name, request line target, header lines, status, check, Connection]
 #   check: Upgrade value for a 426, body for a 200, a code ref otherwise;
