@@ -109,11 +109,58 @@ static int upreq_fails(request_rec *r, const upreq_dir_conf *d,
     return v->failed && !v->h2c_candidate && !upreq_request_is_exempt(r);
 }
 
-/* The one decision: OK to go on (DECLINED), or 426.  Every hook below
- * calls it with the per-directory configuration that is final for the
- * request at that point (README: "Where it acts in the request cycle");
- * "early" is the translate_name optimisation, which leaves an h2c offer
- * to header_parser (mod_http2 reads H2Upgrade per directory). */
+/* A browser's top-level navigation (Fetch Metadata; without it, the
+ * Upgrade-Insecure-Requests signal, W3C UIR §3.2.1). */
+static int upreq_is_navigation(request_rec *r)
+{
+    const char *mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
+    const char *uir;
+
+    if (mode) {
+        return strcasecmp(mode, "navigate") == 0;
+    }
+    uir = apr_table_get(r->headers_in, "Upgrade-Insecure-Requests");
+    return uir && strcmp(uir, "1") == 0;
+}
+
+/* UpgradeRequiredRedirect: only a GET or HEAD navigation over plain HTTP
+ * (as the connection or a trusted proxy says) that fails its TLS
+ * requirement and nothing else; every other request gets the 426. */
+static int upreq_wants_redirect(request_rec *r, const upreq_dir_conf *d,
+                                const upreq_verdict *v)
+{
+    return upreq_redirect(d) && r->main == NULL
+           && v->failed == UPREQ_R_TLS && !v->tls_too_old
+           && r->method_number == M_GET && upreq_is_navigation(r);
+}
+
+/* What a request that fails policy d gets: the redirect, the 426, or,
+ * with UpgradeRequiredReportOnly, a report and nothing else (DECLINED). */
+static int upreq_answer(request_rec *r, const upreq_dir_conf *d,
+                        upreq_verdict *v, const char *phase)
+{
+    int redirect = upreq_wants_redirect(r, d, v);
+
+    if (upreq_report_only(d)) {
+        upreq_report(r, d, v, redirect);
+        return DECLINED;
+    }
+    if (APLOGrdebug(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "UPREQ004: refusing by the policy of %s (%s)%s%s",
+                      ap_escape_logitem(r->pool, d->policy.where), phase,
+                      v->why ? ": " : "", v->why ? upreq_log_reason(r, v)
+                                                 : "");
+    }
+    return redirect ? upreq_redirect_to_https(r, d, v)
+                    : upreq_refuse(r, d, v, 1);
+}
+
+/* The one decision: OK to go on (DECLINED), or the answer.  Every hook
+ * below calls it with the per-directory configuration that is final for
+ * the request at that point (README: "Where it acts in the request
+ * cycle"); "early" is the translate_name optimisation, which leaves an
+ * h2c offer to header_parser (mod_http2 reads H2Upgrade per directory). */
 static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
                         const char *phase, int early)
 {
@@ -131,13 +178,7 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
         upreq_log_pass(r, d, &v, phase);
         return DECLINED;
     }
-    if (APLOGrdebug(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "UPREQ004: refusing by the policy of %s (%s)%s%s",
-                      ap_escape_logitem(r->pool, d->policy.where), phase,
-                      v.why ? ": " : "", v.why ? upreq_log_reason(r, &v) : "");
-    }
-    return upreq_refuse(r, d, &v, 1);
+    return upreq_answer(r, d, &v, phase);
 }
 
 /* Was the request decided under a policy that asks the same? */
@@ -297,8 +338,15 @@ static int upreq_post_perdir_config(request_rec *r)
         return DECLINED;
     }
     if (mst && mst->in_handler) {
+        if (upreq_report_only(d)) {
+            upreq_report(r, d, &v, 0);
+            return DECLINED;
+        }
         upreq_keep_pending(r, d, &v);
         return upreq_refuse(r, d, &v, 1);
+    }
+    if (upreq_report_only(d)) {
+        return DECLINED;        /* a lookup is never refused anyway */
     }
     if (APLOGrdebug(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -456,7 +504,7 @@ static int upreq_handler_after_core(request_rec *r)
                             .tls = upreq_tls_state(r) };
 
         st->h2c_offer = 0;
-        return upreq_refuse(r, upreq_dir(r), &v, 1);
+        return upreq_answer(r, upreq_dir(r), &v, "after core_upgrade_handler");
     }
     if (upreq_is_our_error_document(r)) {
         apr_table_unset(r->headers_out, "Upgrade");

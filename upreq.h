@@ -58,7 +58,11 @@
  * or .htaccess may set in a virtual host (upreq_srv_conf.dir_sets) */
 #define UPREQ_F_POLICY      0x01    /* UpgradeRequired */
 #define UPREQ_F_HEADER      0x02    /* UpgradeRequiredHeader */
-#define UPREQ_F_ALL         (UPREQ_F_POLICY | UPREQ_F_HEADER)
+#define UPREQ_F_REDIRECT    0x04    /* UpgradeRequiredRedirect */
+#define UPREQ_F_REPORT      0x08    /* UpgradeRequiredReportOnly */
+#define UPREQ_F_ALL         0x0f
+
+#define UPREQ_REPORT_ENV    "UPGRADE_REQUIRED_REPORT"
 
 /* ------------------------------------------------------------------ */
 /* configuration                                                       */
@@ -72,6 +76,9 @@ typedef struct {
 typedef struct {
     upreq_policy policy;    /* UpgradeRequired: replaced as a whole */
     const char *header;     /* UpgradeRequiredHeader; NULL unset */
+    int redirect;           /* UpgradeRequiredRedirect: 301, 302, 307,
+                             * 308, 0 Off, UPREQ_UNSET */
+    int report_only;        /* UpgradeRequiredReportOnly; UPREQ_UNSET */
     int from_location;      /* UPREQ_F_* of the values above that were
                              * set in a <Location>: final once the first
                              * Location walk is done */
@@ -83,6 +90,8 @@ typedef struct {
     int proxy_headers;      /* UPREQ_PH_* bits; UPREQ_UNSET */
     int proxy_tls;          /* UpgradeRequiredProxyTLS; UPREQ_UNSET */
     int acme_exempt;        /* UpgradeRequiredAcmeExempt; UPREQ_UNSET */
+    const char *https_url;  /* UpgradeRequiredHTTPSURL, as "https://host"
+                             * or "https://host:port"; NULL unset */
     int wants_http2;        /* an HTTP/2 requirement is configured here */
     const char *not_early;  /* set at start-up, never merged: why the
                              * first Location walk's policy may differ
@@ -144,6 +153,8 @@ void *upreq_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *upreq_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 int upreq_proxy_headers(const upreq_srv_conf *sc);
 int upreq_acme_exempt(const upreq_srv_conf *sc);
+int upreq_redirect(const upreq_dir_conf *d);
+int upreq_report_only(const upreq_dir_conf *d);
 int upreq_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s);
 int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -162,5 +173,9 @@ void upreq_retrieve_optional_fn(void);
 const char *upreq_log_reason(request_rec *r, const upreq_verdict *v);
 int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
                  int page);
+int upreq_redirect_to_https(request_rec *r, const upreq_dir_conf *d,
+                            const upreq_verdict *v);
+void upreq_report(request_rec *r, const upreq_dir_conf *d,
+                  upreq_verdict *v, int would_redirect);
 
 #endif /* UPREQ_H */

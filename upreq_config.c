@@ -16,9 +16,14 @@ void *upreq_create_dir_conf(apr_pool_t *p, char *dir)
     conf->policy.tls_minor = UPREQ_TLS_ANY;
     conf->policy.where = NULL;
     conf->header = NULL;
+    conf->redirect = UPREQ_UNSET;
+    conf->report_only = UPREQ_UNSET;
     conf->from_location = 0;
     return conf;
 }
+
+#define upreq_merge_unset(f) \
+    conf->f = (add->f != UPREQ_UNSET) ? add->f : base->f
 
 void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -26,10 +31,15 @@ void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     upreq_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     int from_add = (add->policy.reqs != UPREQ_UNSET ? UPREQ_F_POLICY : 0)
-                   | (add->header ? UPREQ_F_HEADER : 0);
+                   | (add->header ? UPREQ_F_HEADER : 0)
+                   | (add->redirect != UPREQ_UNSET ? UPREQ_F_REDIRECT : 0)
+                   | (add->report_only != UPREQ_UNSET ? UPREQ_F_REPORT : 0);
 
+    /* each directive merges on its own: set deeper, it replaces */
     conf->policy = (from_add & UPREQ_F_POLICY) ? add->policy : base->policy;
     conf->header = (from_add & UPREQ_F_HEADER) ? add->header : base->header;
+    upreq_merge_unset(redirect);
+    upreq_merge_unset(report_only);
     /* each value keeps the origin of the section it came from */
     conf->from_location = (add->from_location & from_add)
                           | (base->from_location & ~from_add);
@@ -45,14 +55,12 @@ void *upreq_create_srv_conf(apr_pool_t *p, server_rec *s)
     conf->proxy_headers = UPREQ_UNSET;
     conf->proxy_tls = UPREQ_UNSET;
     conf->acme_exempt = UPREQ_UNSET;
+    conf->https_url = NULL;
     conf->wants_http2 = 0;
     conf->not_early = NULL;
     conf->dir_sets = 0;
     return conf;
 }
-
-#define upreq_merge_unset(f) \
-    conf->f = (add->f != UPREQ_UNSET) ? add->f : base->f
 
 void *upreq_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -63,6 +71,7 @@ void *upreq_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     upreq_merge_unset(proxy_headers);
     upreq_merge_unset(proxy_tls);
     upreq_merge_unset(acme_exempt);
+    conf->https_url = add->https_url ? add->https_url : base->https_url;
     conf->wants_http2 = add->wants_http2 || base->wants_http2;
     conf->not_early = NULL;     /* upreq_post_config sets both */
     conf->dir_sets = 0;
@@ -79,6 +88,16 @@ int upreq_proxy_headers(const upreq_srv_conf *sc)
 int upreq_acme_exempt(const upreq_srv_conf *sc)
 {
     return sc->acme_exempt == UPREQ_UNSET ? 1 : sc->acme_exempt;
+}
+
+int upreq_redirect(const upreq_dir_conf *d)
+{
+    return d->redirect == UPREQ_UNSET ? 0 : d->redirect;
+}
+
+int upreq_report_only(const upreq_dir_conf *d)
+{
+    return d->report_only == 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -230,6 +249,81 @@ static const char *upreq_set_header(cmd_parms *cmd, void *cfg,
     return NULL;
 }
 
+/* UpgradeRequiredRedirect and UpgradeRequiredReportOnly: per directory,
+ * remembered with their origin like UpgradeRequired */
+static const char *upreq_set_redirect(cmd_parms *cmd, void *cfg,
+                                      const char *arg)
+{
+    upreq_dir_conf *conf = cfg;
+    const char *err = upreq_check_not_limited(cmd);
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "Off")) {
+        conf->redirect = 0;
+    }
+    else if (!strcmp(arg, "301") || !strcmp(arg, "302")
+             || !strcmp(arg, "307") || !strcmp(arg, "308")) {
+        conf->redirect = atoi(arg);
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a redirect status "
+                            "(expected Off, 301, 302, 307 or 308)",
+                            cmd->cmd->name, arg);
+    }
+    if (upreq_in_location(cmd)) {
+        conf->from_location |= UPREQ_F_REDIRECT;
+    }
+    return NULL;
+}
+
+static const char *upreq_set_report_only(cmd_parms *cmd, void *cfg, int on)
+{
+    upreq_dir_conf *conf = cfg;
+    const char *err = upreq_check_not_limited(cmd);
+
+    if (err) {
+        return err;
+    }
+    conf->report_only = on;
+    if (upreq_in_location(cmd)) {
+        conf->from_location |= UPREQ_F_REPORT;
+    }
+    return NULL;
+}
+
+/* "https://" host [":" port], nothing else; kept in that form (an IPv6
+ * literal in brackets), the port only when given */
+static const char *upreq_set_https_url(cmd_parms *cmd, void *cfg,
+                                       const char *arg)
+{
+    upreq_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                              &upgrade_required_module);
+    apr_uri_t u;
+
+    (void)cfg;
+    if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS
+        || !u.scheme || strcasecmp(u.scheme, "https") != 0
+        || !u.hostname || !*u.hostname || u.user || u.password
+        || u.query || u.fragment || (u.path && *u.path && strcmp(u.path, "/"))
+        || (u.port_str && (!*u.port_str || u.port == 0
+                           || strspn(u.port_str, "0123456789")
+                              != strlen(u.port_str)))
+        || ap_strchr_c(arg, '@')) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not https://host or "
+                            "https://host:port (no path, query or user)",
+                            cmd->cmd->name, arg);
+    }
+    sc->https_url = apr_pstrcat(cmd->pool, "https://",
+                                ap_strchr_c(u.hostname, ':') ? "[" : "",
+                                u.hostname,
+                                ap_strchr_c(u.hostname, ':') ? "]" : "",
+                                u.port_str ? ":" : "",
+                                u.port_str ? u.port_str : "", NULL);
+    return NULL;
+}
+
 static const char *upreq_set_trusted_proxy(cmd_parms *cmd, void *cfg,
                                            const char *arg)
 {
@@ -315,7 +409,21 @@ const command_rec upreq_cmds[] = {
                   "Upgrade value sent with the 426, a comma list of "
                   "protocol[/version] (default: derived from the "
                   "failed requirements)"),
+    AP_INIT_TAKE1("UpgradeRequiredRedirect", upreq_set_redirect, NULL,
+                  RSRC_CONF | OR_AUTHCFG,
+                  "Off, 301, 302, 307 or 308: a browser's navigation that "
+                  "fails only its TLS requirement is redirected to https "
+                  "(default Off)"),
+    AP_INIT_FLAG("UpgradeRequiredReportOnly", upreq_set_report_only, NULL,
+                 RSRC_CONF | OR_AUTHCFG,
+                 "On: decide, log and set UPGRADE_REQUIRED_REPORT, but "
+                 "refuse nothing (default Off)"),
     /* per server */
+    AP_INIT_TAKE1("UpgradeRequiredHTTPSURL", upreq_set_https_url, NULL,
+                  RSRC_CONF,
+                  "https://host[:port] of this virtual host's TLS side, for "
+                  "the 426 page's link and the redirect (default: https:// "
+                  "and the ServerName)"),
     AP_INIT_ITERATE("UpgradeRequiredTrustedProxy", upreq_set_trusted_proxy,
                     NULL, RSRC_CONF,
                     "IPv4/IPv6 addresses or networks (addr/bits) of proxies "
@@ -369,6 +477,12 @@ static int upreq_field_of(const ap_directive_t *d)
     }
     if (!strcasecmp(d->directive, "UpgradeRequiredHeader")) {
         return UPREQ_F_HEADER;
+    }
+    if (!strcasecmp(d->directive, "UpgradeRequiredRedirect")) {
+        return UPREQ_F_REDIRECT;
+    }
+    if (!strcasecmp(d->directive, "UpgradeRequiredReportOnly")) {
+        return UPREQ_F_REPORT;
     }
     return 0;
 }

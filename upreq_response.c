@@ -75,28 +75,46 @@ static const char *upreq_escape_html(apr_pool_t *p, const char *s)
     return s;
 }
 
-/* The parts of the https:// link, HTML-escaped: ServerName (never Host)
- * and the path and query asked for. */
-static void upreq_https_link(request_rec *r, const char **host,
-                             const char **target)
+/* Where the client should go: the https authority of the virtual host
+ * (UpgradeRequiredHTTPSURL, or https:// and the ServerName; never the
+ * Host header) and the path and query as the client sent them; a target
+ * that is not an absolute path ("*", absolute-form) gives the path of its
+ * URL, or "/".  Not escaped: the page escapes, a Location needs none (a
+ * request line holds no CR or LF). */
+static void upreq_https_url(request_rec *r, const char **authority,
+                            const char **target)
 {
+    const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &upgrade_required_module);
     const char *h = r->server->server_hostname;
     const char *t = r->unparsed_uri;
 
-    if (!h || !*h) {
-        h = "localhost";
+    if (sc->https_url) {
+        *authority = sc->https_url;
     }
-    if (ap_strchr_c(h, ':')) {
-        h = apr_pstrcat(r->pool, "[", h, "]", NULL);
+    else {
+        if (!h || !*h) {
+            h = "localhost";
+        }
+        *authority = apr_pstrcat(r->pool, "https://",
+                                 ap_strchr_c(h, ':') ? "[" : "", h,
+                                 ap_strchr_c(h, ':') ? "]" : "", NULL);
     }
     if (!t || t[0] != '/') {
-        /* "*" or absolute-form: the path of its URL, or "/" */
         t = apr_pstrcat(r->pool, (r->uri && r->uri[0] == '/')
                                  ? ap_escape_uri(r->pool, r->uri) : "/",
                         r->args ? "?" : "", r->args ? r->args : "", NULL);
     }
-    *host = upreq_escape_html(r->pool, h);
-    *target = upreq_escape_html(r->pool, t);
+    *target = t;
+}
+
+/* The link of the TLS page, HTML-escaped. */
+static void upreq_https_link(request_rec *r, const char **host,
+                             const char **target)
+{
+    upreq_https_url(r, host, target);
+    *host = upreq_escape_html(r->pool, *host);
+    *target = upreq_escape_html(r->pool, *target);
 }
 
 /* the TLS paragraph when the client is on TLS, but at too old a version
@@ -157,10 +175,10 @@ static const char *upreq_page(request_rec *r, const upreq_policy *pol,
             upreq_add_str(&p, apr_psprintf(r->pool, " using TLS 1.%d or "
                                            "newer", pol->tls_minor));
         }
-        upreq_add_lit(&p, ". Please use <a href=\"https://");
+        upreq_add_lit(&p, ". Please use <a href=\"");
         upreq_add_str(&p, host);
         upreq_add_str(&p, target);
-        upreq_add_lit(&p, "\">https://");
+        upreq_add_lit(&p, "\">");
         upreq_add_str(&p, host);
         upreq_add_str(&p, target);
         upreq_add_lit(&p, "</a> instead.</p>\n");
@@ -252,6 +270,80 @@ static const char *upreq_size_toa(apr_pool_t *p, apr_size_t n)
     return apr_pstrmemdup(p, c, e - c);
 }
 
+/* At a location with UpgradeRequiredRedirect the answer depends on
+ * these request fields (W3C Upgrade Insecure Requests, the Vary note):
+ * say so, merged with a Vary already set. */
+static void upreq_add_vary(request_rec *r)
+{
+    static const char both[] = "Sec-Fetch-Mode, Upgrade-Insecure-Requests";
+    const char *vary = apr_table_get(r->err_headers_out, "Vary");
+    int mode, uir;
+
+    if (vary == NULL) {
+        apr_table_setn(r->err_headers_out, "Vary", both);
+        return;
+    }
+    mode = upreq_list_has_token(vary, "Sec-Fetch-Mode");
+    uir = upreq_list_has_token(vary, "Upgrade-Insecure-Requests");
+    if (!mode || !uir) {
+        apr_table_setn(r->err_headers_out, "Vary",
+                       apr_pstrcat(r->pool, vary, ", ",
+                                   !mode && !uir ? both : !mode
+                                   ? "Sec-Fetch-Mode"
+                                   : "Upgrade-Insecure-Requests", NULL));
+    }
+}
+
+/* Redirect a browser's navigation to the https URL (status: 301, 302,
+ * 307 or 308); the caller returns it.  No Upgrade field, no 426 page. */
+int upreq_redirect_to_https(request_rec *r, const upreq_dir_conf *d,
+                            const upreq_verdict *v)
+{
+    const char *authority, *target, *url;
+    int status = upreq_redirect(d);
+
+    upreq_https_url(r, &authority, &target);
+    url = apr_pstrcat(r->pool, authority, target, NULL);
+    apr_table_setn(r->err_headers_out, "Location", url);
+    upreq_add_vary(r);
+    if (APLOGrinfo(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "UPREQ009: %d to %s for %s %s from %s: a browser "
+                      "navigation that requires TLS%s%s", status,
+                      ap_escape_logitem(r->pool, url), r->method,
+                      ap_escape_logitem(r->pool, r->uri), r->useragent_ip,
+                      v->why ? "; " : "", v->why ? upreq_log_reason(r, v)
+                                                 : "");
+    }
+    return status;
+}
+
+/* UpgradeRequiredReportOnly: what would have been refused (or
+ * redirected) is logged and put in UPGRADE_REQUIRED_REPORT; nothing is
+ * refused. */
+void upreq_report(request_rec *r, const upreq_dir_conf *d,
+                  upreq_verdict *v, int would_redirect)
+{
+    const char *upgrade = d->header ? d->header
+                                    : upreq_upgrade_value(r, &d->policy, v);
+
+    apr_table_setn(r->subprocess_env, UPREQ_REPORT_ENV, upgrade);
+    if (APLOGrinfo(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "UPREQ008: report only: would %s %s %s from %s: "
+                      "requires%s%s%s%s; Upgrade: %s%s%s",
+                      would_redirect ? "redirect" : "answer 426 to",
+                      r->method, ap_escape_logitem(r->pool, r->uri),
+                      r->useragent_ip,
+                      (v->failed & UPREQ_R_TLS) ? " TLS" : "",
+                      (v->failed & UPREQ_R_HTTP11) ? " HTTP/1.1" : "",
+                      (v->failed & UPREQ_R_HTTP2) ? " HTTP/2" : "",
+                      (v->failed & UPREQ_R_WS) ? " websocket" : "",
+                      upgrade, v->why ? "; " : "",
+                      v->why ? upreq_log_reason(r, v) : "");
+    }
+}
+
 /* Refuse: headers, variables, the page; the caller returns 426.  With
  * page 0 (a 426 whose body another module writes, such as mod_dav's
  * error response), the fields and variables only. */
@@ -267,6 +359,9 @@ int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
      * must not carry a 426's Upgrade, Connection or Sec-WebSocket-Version */
     if (!custom || custom[0] == '"' || !ap_is_url(custom)) {
         upreq_set_response_headers(r, upgrade, v->failed & UPREQ_R_WS);
+    }
+    if (upreq_redirect(d)) {
+        upreq_add_vary(r);
     }
     apr_table_setn(r->subprocess_env, UPREQ_ENV, upgrade);
     apr_table_setn(r->notes, UPREQ_NOTE, upgrade);

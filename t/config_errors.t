@@ -35,6 +35,29 @@ my @bad = (
      qr/^UpgradeRequired: expected Off or one or more of TLS/m],
     ["<Location /cycle-bad>\n    UpgradeRequired TLS/9.9\n</Location>", 3,
      qr/^UpgradeRequired: unknown requirement 'TLS\/9\.9'/m],
+    ['UpgradeRequiredRedirect 303', 2,
+     qr/^UpgradeRequiredRedirect: '303' is not a redirect status \(expected Off, 301, 302, 307 or 308\)/m],
+    ['UpgradeRequiredRedirect', 2,
+     qr/^UpgradeRequiredRedirect takes one argument/m],
+    ['UpgradeRequiredReportOnly maybe', 2,
+     qr/^UpgradeRequiredReportOnly must be On or Off/m],
+    ['UpgradeRequiredHTTPSURL http://example.com', 2,
+     qr/^UpgradeRequiredHTTPSURL: 'http:\/\/example\.com' is not https:\/\/host or https:\/\/host:port/m],
+    ['UpgradeRequiredHTTPSURL https://example.com/path', 2,
+     qr/^UpgradeRequiredHTTPSURL: 'https:\/\/example\.com\/path' is not/m],
+    ['UpgradeRequiredHTTPSURL https://example.com?q', 2,
+     qr/^UpgradeRequiredHTTPSURL: 'https:\/\/example\.com\?q' is not/m],
+    ['UpgradeRequiredHTTPSURL https://u@example.com', 2,
+     qr/^UpgradeRequiredHTTPSURL: 'https:\/\/u\@example\.com' is not/m],
+    ['UpgradeRequiredHTTPSURL https://example.com:0', 2,
+     qr/^UpgradeRequiredHTTPSURL: 'https:\/\/example\.com:0' is not/m],
+    ['UpgradeRequiredHTTPSURL https://', 2,
+     qr/^UpgradeRequiredHTTPSURL: 'https:\/\/' is not/m],
+    ['UpgradeRequiredHTTPSURL example.com', 2,
+     qr/^UpgradeRequiredHTTPSURL: 'example\.com' is not/m],
+    ["<Location /x>\n    UpgradeRequiredHTTPSURL https://example.com\n"
+     . "</Location>", 3,
+     qr/^UpgradeRequiredHTTPSURL not allowed in <Location> context/m],
     # <Limit> limits access control only: refused, never widened
     ["<Location /cycle-bad>\n<Limit POST>\n    UpgradeRequired TLS\n"
      . "</Limit>\n</Location>", 4,
@@ -83,6 +106,10 @@ my @good = (
     'UpgradeRequiredTrustedProxy 10.0.0.0/8 192.0.2.1 ::1 2001:db8::/32',
     'UpgradeRequiredProxyHeader Forwarded X-Forwarded-Proto',
     "UpgradeRequiredProxyTLS On\nUpgradeRequiredAcmeExempt off",
+    "UpgradeRequiredHTTPSURL https://[2001:db8::1]:8443\n"
+    . "<Location /x>\n    UpgradeRequiredRedirect 308\n"
+    . "    UpgradeRequiredReportOnly on\n</Location>",
+    'UpgradeRequiredHTTPSURL https://example.com/',
 );
 
 plan tests => 3 * @bad + 2 * @good + 4, need_module 'upgrade_required';
