@@ -11,7 +11,7 @@ use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use lib 't/lib';
 use UpReq qw(raw raw_tls parse_response fields field);
 
-plan tests => 74, need_module 'upgrade_required', 'mod_ssl', 'mod_headers';
+plan tests => 75, need_module 'upgrade_required', 'mod_ssl', 'mod_headers';
 
 my $TLS   = 'TLS/1.2, HTTP/1.1';
 my $VARY  = 'Sec-Fetch-Mode,Upgrade-Insecure-Requests';    # sorted
@@ -120,8 +120,8 @@ is_refusal(plain('/people/tls13/', local => '127.0.0.2',
 
 # --- report only ----------------------------------------------------------
 sub access_log_line {
-    my ($tag) = @_;
-    my $file = Apache::Test::vars('t_logs') . '/people_access.log';
+    my ($tag, $log) = @_;
+    my $file = Apache::Test::vars('t_logs') . '/' . ($log || 'people_access.log');
     for (1 .. 50) {
         open my $fh, '<', $file or die "$file: $!";
         my ($line) = grep { /\?$tag / } <$fh>;
@@ -157,6 +157,9 @@ $r = tls('/people/tls13/?rep3', version => 'TLSv1_3');
 ok t_cmp($r->{status}, 200, 'met policy: no report');
 $line = access_log_line('rep3');
 ok t_cmp($line, qr{ report=-$}, 'met policy: no UPGRADE_REQUIRED_REPORT');
+ok t_cmp(access_log_line('rep1', 'people_report.log'),
+         qr{^127\.0\.0\.1 /people/report/(?:index\.html)?\?rep1 TLS/1\.2, HTTP/1\.1$},
+         'the report log of README\'s recipe: the request enforcement would refuse');
 
 # the redirect is logged at info with its own tag
 t_start_error_log_watch();
