@@ -13,6 +13,17 @@
  *       same contexts; replaces the Upgrade value of the 426
  *       UpgradeRequiredHeader "TLS/1.0, HTTP/1.1"
  *
+ *   UpgradeRequiredRedirect Off|301|302|307|308     (default Off)
+ *       same contexts; a browser's GET/HEAD navigation that fails only
+ *       its TLS requirement over plain HTTP is redirected to https
+ *   UpgradeRequiredReportOnly On|Off               (default Off)
+ *       same contexts; decide and report (UPGRADE_REQUIRED_REPORT, an
+ *       info line), refuse nothing
+ *
+ *   UpgradeRequiredHTTPSURL https://host[:port]
+ *       server config, virtual host; the https address of the page's
+ *       link and the redirect (default: https:// and the ServerName)
+ *
  *   UpgradeRequiredTrustedProxy address[/bits] ...
  *   UpgradeRequiredProxyHeader Forwarded|X-Forwarded-Proto ...
  *   UpgradeRequiredProxyTLS On|Off                 (default Off)
@@ -25,7 +36,12 @@
  * required, and a short HTML page unless ErrorDocument 426 is set.  The
  * environment variable UPGRADE_REQUIRED and the note "upgrade-required"
  * carry the Upgrade value; "no-upgrade-required" in the environment
- * exempts a request.  See README.md for the request-cycle details.
+ * exempts a request.
+ *
+ * The policy enforced is the one in the request's final per-directory
+ * configuration (README.md, "Where it acts in the request cycle"): this
+ * file holds that one decision and the hooks that place it; the rest is
+ * in upreq_config.c, upreq_verdict.c and upreq_response.c (upreq.h).
  */
 
 #include "upreq.h"

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 /* Requirement bits of "UpgradeRequired"; their order is the order in which
- * the tokens of failed requirements are listed in one 426 (SPEC). */
+ * the tokens of failed requirements are listed in one 426 (README). */
 #define UPREQ_R_TLS      0x01   /* TLS, possibly with a minimum version */
 #define UPREQ_R_HTTP11   0x02   /* HTTP/1.1 or newer */
 #define UPREQ_R_HTTP2    0x04   /* HTTP/2 or newer */

@@ -23,7 +23,7 @@ static const char *const upreq_tls_tokens[] = {
     "TLS/1.2, HTTP/1.1", "TLS/1.3, HTTP/1.1"
 };
 
-/* The Upgrade value: tokens of the failed requirements in SPEC order
+/* The Upgrade value: tokens of the failed requirements in README's order
  * (TLS, HTTP version, websocket), without duplicates. */
 static const char *upreq_upgrade_value(request_rec *r,
                                        const upreq_policy *pol,

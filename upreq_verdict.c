@@ -107,7 +107,7 @@ static int upreq_ip_is_trusted(void *vctx, const char *ip)
 
 /* The TLS verdict of the proxy headers of a request from a trusted peer:
  * 1 TLS, 0 not, -1 none of the headers read is present.  When both are
- * read and present, both must say TLS (SPEC). */
+ * read and present, both must say TLS (README). */
 static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
                                 const char **why)
 {
