@@ -154,13 +154,16 @@ sub check {
     if ($status == 426) {
         ok t_cmp(join('|', fields($res, 'Upgrade')), $want,
                  "$name: exactly one Upgrade, $want");
-        ok t_cmp(join('|', fields($res, 'Connection')), qr/^Upgrade\b/i,
+        # one field ("|" joins several, which the pattern refuses)
+        ok t_cmp(join('|', fields($res, 'Connection')),
+                 qr/^(?:[\w-]+\s*,\s*)*Upgrade(?:\s*,\s*[\w-]+)*$/i,
                  "$name: one Connection field listing Upgrade");
     }
     else {
         ok t_cmp($res->{body}, $want, "$name: body");
         # core_upgrade_handler may offer h2c on a 200; ours never appear
-        my @ours = grep { m{TLS/|websocket|HTTP/2\.0} }
+        # ("h2,h2c" is core's; the module's h2c comes alone)
+        my @ours = grep { m{TLS/|websocket|HTTP/2\.0} || lc eq 'h2c' }
                    fields($res, 'Upgrade');
         ok t_cmp("@ours", '', "$name: no Upgrade of the module");
     }

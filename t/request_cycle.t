@@ -40,7 +40,8 @@ sub is_426 {
 # the module's own Upgrade tokens (core_upgrade_handler may offer h2c)
 sub our_upgrade {
     my ($res) = @_;
-    return join '|', grep { m{TLS/|websocket|HTTP/2\.0} }
+    # core_upgrade_handler announces "h2,h2c"; the module's h2c comes alone
+    return join '|', grep { m{TLS/|websocket|HTTP/2\.0} || lc eq 'h2c' }
                      fields($res, 'Upgrade');
 }
 

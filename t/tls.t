@@ -39,7 +39,8 @@ sub has_body_length {
 sub no_module_upgrade {
     my ($r, $name) = @_;
     my @up = fields($r, 'Upgrade');
-    ok @up <= 1 && !grep({ /TLS|HTTP\/1\.1/i } @up),
+    # core may announce "h2,h2c"; the module's tokens, or h2c alone, never
+    ok @up <= 1 && !grep({ /TLS|HTTP\/1\.1|websocket/i || lc eq 'h2c' } @up),
         "$name: no Upgrade from the module (@up)";
 }
 
