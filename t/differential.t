@@ -233,6 +233,10 @@ $sections
  </Location>
  RewriteEngine On
  RewriteRule ^/old/(.*)\$ /secure/\$1 [PT]
+ RewriteRule ^/back/(.*)\$ /open/\$1 [PT]
+ <Location /back>
+  UpgradeRequired TLS
+ </Location>
  <Location /secure>
   UpgradeRequired TLS
   $late_auth
@@ -342,6 +346,9 @@ row('credentials: [PT], with the password', 'c1', '/old/x', 426, $TLS,
     headers => $basic);
 row('credentials: [PT] over a met policy, no [PT]', 'c1', '/index.html',
     200);
+row('vhost [PT] refused->met', 'c1', '/back/f.txt', 200);
+row('vhost [PT] refused->met, HTTP/1.0', 'c1', '/back/f.txt', 426,
+    'HTTP/1.1', proto => 'HTTP/1.0');
 row('credentials: [E=strict] read by <If reqenv()>', 'late',
     '/late/envtls/f.txt', 426);
 row('[E=legacy] lifts a <Location> policy through <If %{ENV}>', 'late',
