@@ -67,6 +67,7 @@ sub chromium_reason {
     return 'chromium is not installed (.ci/deps test installs it)'
         unless $chromium;
     make_path(Apache::Test::vars('t_logs') . '/browser');
+    unlink Apache::Test::vars('t_logs') . '/browser/chromium.log';
     my ($dom, $rc) = chromium('--dump-dom',
                               'data:text/html,<p>chromium-ok</p>');
     return '' if $dom =~ /chromium-ok/;
