@@ -46,6 +46,15 @@
 
 #include "upreq.h"
 
+/* Keeps a function's stack (a verdict, the canary that guards it) off the
+ * path of requests that need none of it: the hooks below run for every
+ * request. */
+#if defined(__GNUC__)
+#define UPREQ_NOINLINE __attribute__((noinline))
+#else
+#define UPREQ_NOINLINE
+#endif
+
 /* Requests the module never refuses (README): error documents,
  * forward-proxy requests, CONNECT, and no-upgrade-required. */
 static int upreq_request_is_exempt(request_rec *r)
@@ -172,6 +181,24 @@ static int upreq_answer(request_rec *r, const upreq_dir_conf *d,
                     : upreq_refuse(r, d, v, 1);
 }
 
+/* Can the path be a file name below the document root?  A longer one
+ * (ENAMETOOLONG) makes map_to_storage answer 403 before header_parser. */
+static int upreq_path_fits_storage(request_rec *r)
+{
+    const char *uri = r->uri, *seg = uri;
+
+    for (; *uri; uri++) {
+        if (*uri == '/') {
+            seg = uri + 1;
+        }
+        else if (uri - seg >= 255) {
+            return 0;
+        }
+    }
+    return (apr_size_t)(uri - r->uri) + strlen(ap_document_root(r))
+           < PATH_MAX;
+}
+
 /* The one decision: OK to go on (DECLINED), or the answer.  Every hook
  * below calls it with the per-directory configuration that is final for
  * the request at that point (README: "Where it acts in the request
@@ -184,7 +211,10 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
     upreq_verdict v = { 0 };
     int fails = upreq_fails(r, d, &v);
 
-    if (early && v.h2c_candidate) {
+    /* left to header_parser: an h2c offer; a refusal of a path that
+     * map_to_storage would refuse first (asked only of a refusal) */
+    if (early && (v.h2c_candidate
+                  || (fails && !upreq_path_fits_storage(r)))) {
         return DECLINED;
     }
     st = upreq_state(r);
@@ -271,24 +301,6 @@ static apr_status_t upreq_pending_filter(ap_filter_t *f,
 /* ------------------------------------------------------------------ */
 /* hooks                                                               */
 
-/* Can the path be a file name below the document root?  A longer one
- * (ENAMETOOLONG) makes map_to_storage answer 403 before header_parser. */
-static int upreq_path_fits_storage(request_rec *r)
-{
-    const char *uri = r->uri, *seg = uri;
-
-    for (; *uri; uri++) {
-        if (*uri == '/') {
-            seg = uri + 1;
-        }
-        else if (uri - seg >= 255) {
-            return 0;
-        }
-    }
-    return (apr_size_t)(uri - r->uri) + strlen(ap_document_root(r))
-           < PATH_MAX;
-}
-
 /* translate_name, after every other translator but core's: the early
  * decision, an optimisation of the one in header_parser.  It is taken
  * only where it must give the same answer (README): the virtual host
@@ -309,7 +321,7 @@ static int upreq_translate_name(request_rec *r)
     if (r->main || sc->not_early
         || (sc->dir_sets & ~d->from_location)
         || r->uri != r->parsed_uri.path || r->method_number == M_TRACE
-        || r->uri[0] != '/' || !upreq_path_fits_storage(r)) {
+        || r->uri[0] != '/') {
         return DECLINED;
     }
     return upreq_decide(r, d, "translate_name", 1);
@@ -338,18 +350,27 @@ static int upreq_header_parser(request_rec *r)
  * MultiViews, mod_rewrite -U/-F) only looks something up and is not
  * refused; its access hooks below answer 426 where access control would
  * otherwise answer 401 or 403. */
+static int upreq_judge_subrequest(request_rec *r, const upreq_dir_conf *d);
+
 static int upreq_post_perdir_config(request_rec *r)
 {
     const upreq_dir_conf *d;
-    request_rec *m;
-    upreq_req *mst, *st;
-    upreq_verdict v = { 0 };
 
     if (r->main == NULL || (d = upreq_dir(r))->policy.reqs <= 0) {
-        return DECLINED;
+        return DECLINED;        /* the common path: nothing on the stack */
     }
-    m = upreq_main_request(r);
-    mst = ap_get_module_config(m->request_config, &upgrade_required_module);
+    return upreq_judge_subrequest(r, d);
+}
+
+static UPREQ_NOINLINE int upreq_judge_subrequest(request_rec *r,
+                                                 const upreq_dir_conf *d)
+{
+    upreq_req *mst = ap_get_module_config(
+                         upreq_main_request(r)->request_config,
+                         &upgrade_required_module);
+    upreq_req *st;
+    upreq_verdict v = { 0 };
+
     if (!upreq_fails(r, d, &v)) {
         return DECLINED;
     }
@@ -509,18 +530,24 @@ static int upreq_handler(request_rec *r)
  * an ErrorDocument for our 426 loses the Upgrade/Connection fields that
  * core_upgrade_handler announces on a connection's first request, so
  * only ours are sent. */
+static UPREQ_NOINLINE int upreq_refuse_unswitched_h2c(request_rec *r,
+                                                       upreq_req *st)
+{
+    upreq_verdict v = { .failed = UPREQ_R_HTTP2,
+                        .why = "h2c upgrade not switched",
+                        .tls = upreq_tls_state(r) };
+
+    st->h2c_offer = 0;
+    return upreq_answer(r, upreq_dir(r), &v, "after core_upgrade_handler");
+}
+
 static int upreq_handler_after_core(request_rec *r)
 {
     upreq_req *st = ap_get_module_config(r->request_config,
                                          &upgrade_required_module);
 
     if (st && st->h2c_offer && !r->main) {
-        upreq_verdict v = { .failed = UPREQ_R_HTTP2,
-                            .why = "h2c upgrade not switched",
-                            .tls = upreq_tls_state(r) };
-
-        st->h2c_offer = 0;
-        return upreq_answer(r, upreq_dir(r), &v, "after core_upgrade_handler");
+        return upreq_refuse_unswitched_h2c(r, st);
     }
     if (upreq_is_our_error_document(r)) {
         apr_table_unset(r->headers_out, "Upgrade");
@@ -589,5 +616,8 @@ AP_DECLARE_MODULE(upgrade_required) = {
     upreq_merge_srv_conf,       /* merge per-server */
     upreq_cmds,                 /* directives */
     upreq_register_hooks,       /* hooks */
-    AP_MODULE_FLAG_NONE         /* flags */
+    /* every virtual host gets a server configuration of its own, even
+     * without a directive of ours: start-up writes per-host values
+     * (upreq_post_config) */
+    AP_MODULE_FLAG_ALWAYS_MERGE
 };

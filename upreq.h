@@ -91,7 +91,9 @@ typedef struct {
     int proxy_tls;          /* UpgradeRequiredProxyTLS; UPREQ_UNSET */
     int acme_exempt;        /* UpgradeRequiredAcmeExempt; UPREQ_UNSET */
     const char *https_url;  /* UpgradeRequiredHTTPSURL, as "https://host"
-                             * or "https://host:port"; NULL unset */
+                             * or "https://host:port"; NULL unset, then
+                             * (post_config) https:// and the ServerName */
+    const char *https_html; /* set at start-up: https_url, HTML-escaped */
     int wants_http2;        /* an HTTP/2 requirement is configured here */
     const char *not_early;  /* set at start-up, never merged: why the
                              * first Location walk's policy may differ

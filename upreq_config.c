@@ -25,16 +25,31 @@ void *upreq_create_dir_conf(apr_pool_t *p, char *dir)
 #define upreq_merge_unset(f) \
     conf->f = (add->f != UPREQ_UNSET) ? add->f : base->f
 
+/* UPREQ_F_* of the values set in c */
+static int upreq_fields_set(const upreq_dir_conf *c)
+{
+    return (c->policy.reqs != UPREQ_UNSET ? UPREQ_F_POLICY : 0)
+           | (c->header ? UPREQ_F_HEADER : 0)
+           | (c->redirect != UPREQ_UNSET ? UPREQ_F_REDIRECT : 0)
+           | (c->report_only != UPREQ_UNSET ? UPREQ_F_REPORT : 0);
+}
+
+/* Merged configurations are never written to, so a side that sets
+ * nothing lets the other stand for the merge: most sections set none of
+ * ours, and httpd merges on every request. */
 void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     upreq_dir_conf *base = basev, *add = addv;
-    upreq_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    upreq_dir_conf *conf;
+    int from_add = upreq_fields_set(add);
 
-    int from_add = (add->policy.reqs != UPREQ_UNSET ? UPREQ_F_POLICY : 0)
-                   | (add->header ? UPREQ_F_HEADER : 0)
-                   | (add->redirect != UPREQ_UNSET ? UPREQ_F_REDIRECT : 0)
-                   | (add->report_only != UPREQ_UNSET ? UPREQ_F_REPORT : 0);
-
+    if (from_add == 0) {
+        return base;
+    }
+    if (from_add == UPREQ_F_ALL || upreq_fields_set(base) == 0) {
+        return add;
+    }
+    conf = apr_pcalloc(p, sizeof(*conf));
     /* each directive merges on its own: set deeper, it replaces */
     conf->policy = (from_add & UPREQ_F_POLICY) ? add->policy : base->policy;
     conf->header = (from_add & UPREQ_F_HEADER) ? add->header : base->header;
@@ -56,6 +71,7 @@ void *upreq_create_srv_conf(apr_pool_t *p, server_rec *s)
     conf->proxy_tls = UPREQ_UNSET;
     conf->acme_exempt = UPREQ_UNSET;
     conf->https_url = NULL;
+    conf->https_html = NULL;
     conf->wants_http2 = 0;
     conf->not_early = NULL;
     conf->dir_sets = 0;
@@ -72,6 +88,7 @@ void *upreq_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     upreq_merge_unset(proxy_tls);
     upreq_merge_unset(acme_exempt);
     conf->https_url = add->https_url ? add->https_url : base->https_url;
+    conf->https_html = NULL;    /* upreq_post_config */
     conf->wants_http2 = add->wants_http2 || base->wants_http2;
     conf->not_early = NULL;     /* upreq_post_config sets both */
     conf->dir_sets = 0;
@@ -757,6 +774,25 @@ static void upreq_scan_tree(apr_pool_t *p, const ap_directive_t *d,
     }
 }
 
+/* The https address, resolved once: UpgradeRequiredHTTPSURL, or https://
+ * and the ServerName (an IPv6 literal in brackets), never the Host of a
+ * request; and its HTML-escaped form for the page. */
+static void upreq_resolve_https_url(apr_pool_t *p, server_rec *v,
+                                    upreq_srv_conf *sc)
+{
+    const char *h = v->server_hostname;
+
+    if (sc->https_url == NULL) {
+        if (!h || !*h) {
+            h = "localhost";
+        }
+        sc->https_url = apr_pstrcat(p, "https://",
+                                    ap_strchr_c(h, ':') ? "[" : "", h,
+                                    ap_strchr_c(h, ':') ? "]" : "", NULL);
+    }
+    sc->https_html = ap_escape_html2(p, sc->https_url, 1);
+}
+
 int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
@@ -764,11 +800,12 @@ int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                                    &upgrade_required_module);
     server_rec *v;
 
-    (void)pconf; (void)plog;
+    (void)plog;
     upreq_scan_tree(ptemp, ap_conftree, s, s, 0, 0, 0);
     for (v = s; v; v = v->next) {
         upreq_srv_conf *sc = ap_get_module_config(v->module_config,
                                                   &upgrade_required_module);
+        upreq_resolve_https_url(pconf, v, sc);
         if (v != s) {                   /* the main server's apply */
             sc->dir_sets |= msc->dir_sets;
             if (!sc->not_early) {

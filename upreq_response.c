@@ -79,42 +79,22 @@ static const char *upreq_escape_html(apr_pool_t *p, const char *s)
  * (UpgradeRequiredHTTPSURL, or https:// and the ServerName; never the
  * Host header) and the path and query as the client sent them; a target
  * that is not an absolute path ("*", absolute-form) gives the path of its
- * URL, or "/".  Not escaped: the page escapes, a Location needs none (a
- * request line holds no CR or LF). */
+ * URL, or "/".  html: HTML-escaped for the page; a Location needs no
+ * escaping (a request line holds no CR or LF). */
 static void upreq_https_url(request_rec *r, const char **authority,
-                            const char **target)
+                            const char **target, int html)
 {
     const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
                                                     &upgrade_required_module);
-    const char *h = r->server->server_hostname;
     const char *t = r->unparsed_uri;
 
-    if (sc->https_url) {
-        *authority = sc->https_url;
-    }
-    else {
-        if (!h || !*h) {
-            h = "localhost";
-        }
-        *authority = apr_pstrcat(r->pool, "https://",
-                                 ap_strchr_c(h, ':') ? "[" : "", h,
-                                 ap_strchr_c(h, ':') ? "]" : "", NULL);
-    }
+    *authority = html ? sc->https_html : sc->https_url;
     if (!t || t[0] != '/') {
         t = apr_pstrcat(r->pool, (r->uri && r->uri[0] == '/')
                                  ? ap_escape_uri(r->pool, r->uri) : "/",
                         r->args ? "?" : "", r->args ? r->args : "", NULL);
     }
-    *target = t;
-}
-
-/* The link of the TLS page, HTML-escaped. */
-static void upreq_https_link(request_rec *r, const char **host,
-                             const char **target)
-{
-    upreq_https_url(r, host, target);
-    *host = upreq_escape_html(r->pool, *host);
-    *target = upreq_escape_html(r->pool, *target);
+    *target = html ? upreq_escape_html(r->pool, t) : t;
 }
 
 /* the TLS paragraph when the client is on TLS, but at too old a version
@@ -168,7 +148,7 @@ static const char *upreq_page(request_rec *r, const upreq_policy *pol,
         upreq_add_str(&p, upreq_page_tls_old(r, pol, v));
     }
     else if (v->failed & UPREQ_R_TLS) {
-        upreq_https_link(r, &host, &target);
+        upreq_https_url(r, &host, &target, 1);
         upreq_add_lit(&p, "<p>This resource is only available over a "
                       "secure (TLS) connection");
         if (pol->tls_minor != UPREQ_TLS_ANY) {
@@ -302,7 +282,7 @@ int upreq_redirect_to_https(request_rec *r, const upreq_dir_conf *d,
     const char *authority, *target, *url;
     int status = upreq_redirect(d);
 
-    upreq_https_url(r, &authority, &target);
+    upreq_https_url(r, &authority, &target, 0);
     url = apr_pstrcat(r->pool, authority, target, NULL);
     apr_table_setn(r->err_headers_out, "Location", url);
     upreq_add_vary(r);

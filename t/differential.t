@@ -378,7 +378,7 @@ row('small: vhost <If %{HTTPS}> TLS', 'small2', '/index.html', 426);
 row('absolute-form request-target', 'main',
     "http://127.0.0.1:$port{main}/loc/f.txt", 426);
 
-plan tests => 2 * @rows + ($ENV{UPREQ_DIFF_COMPARE} ? @rows + 1 : 0),
+plan tests => 2 * @rows + 3 + ($ENV{UPREQ_DIFF_COMPARE} ? @rows + 1 : 0),
     need_module 'upgrade_required', 'mod_ssl', 'mod_proxy', 'mod_rewrite';
 
 # the early decision is in force where it should be, and only there
@@ -418,6 +418,23 @@ for my $row (@rows) {
              "$name: Upgrade");
     $seen{$name} = answer($r);
     push @record, "$name\t$seen{$name}\n";
+}
+
+# Where each virtual host decided: early where the start-up scan clears
+# it, whatever the other virtual hosts hold (the late, ht and c1 hosts
+# sit beside the main one in the same configuration).
+{
+    open my $fh, '<', "$dir/error_log" or die "$dir/error_log: $!";
+    my @log = grep { /UPREQ004/ } <$fh>;
+    my $early = $ENV{UPREQ_EXPECT_FINAL_ONLY} ? 'header_parser'
+                                              : 'translate_name';
+    ok t_cmp(scalar(grep { m{policy of /loc \($early\)} } @log) > 0, 1,
+             "main host: <Location> policy decided in $early");
+    ok t_cmp(scalar(grep { m{policy of /late/envloc \(translate_name\)} }
+                    @log), 0,
+             'late host (per-directory SetEnvIf): never decided early');
+    ok t_cmp(scalar(grep { m{policy of /late/envloc \(header_parser\)} }
+                    @log) > 0, 1, 'late host: decided in header_parser');
 }
 
 if (my $file = $ENV{UPREQ_DIFF_RECORD}) {
