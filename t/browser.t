@@ -64,6 +64,11 @@ sub chromium {
 
 # '' when chromium is here and renders a page, else why not
 sub chromium_reason {
+    # the sanitizer, valgrind, fallback, final-only and version runs set
+    # this: the browser's view of the module is the same there, and a
+    # minute of chromium per run would double their time
+    return "UPREQ_BROWSER=0: the browser test runs in the MPM runs of "
+         . "make test" if ($ENV{UPREQ_BROWSER} // '') eq '0';
     return 'chromium is not installed (.ci/deps test installs it)'
         unless $chromium;
     make_path(Apache::Test::vars('t_logs') . '/browser');
