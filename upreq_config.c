@@ -464,7 +464,7 @@ const command_rec upreq_cmds[] = {
 
 /* Start-up checks that must also fail or warn under "apachectl -t". */
 int upreq_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                              apr_pool_t *ptemp, server_rec *s)
+                       apr_pool_t *ptemp, server_rec *s)
 {
     (void)pconf; (void)plog; (void)ptemp;
     for (; s; s = s->next) {
@@ -794,7 +794,7 @@ static void upreq_resolve_https_url(apr_pool_t *p, server_rec *v,
 }
 
 int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                             apr_pool_t *ptemp, server_rec *s)
+                      apr_pool_t *ptemp, server_rec *s)
 {
     const upreq_srv_conf *msc = ap_get_module_config(s->module_config,
                                                    &upgrade_required_module);

@@ -278,7 +278,7 @@ static int upreq_is_acme_challenge(request_rec *r, const upreq_srv_conf *sc)
 
 /* Evaluate every requirement of the policy; sets v->failed. */
 void upreq_evaluate(request_rec *r, const upreq_policy *pol,
-                           const upreq_srv_conf *sc, upreq_verdict *v)
+                    const upreq_srv_conf *sc, upreq_verdict *v)
 {
     if ((pol->reqs & UPREQ_R_TLS) && !upreq_is_acme_challenge(r, sc)) {
         upreq_check_tls(r, pol, sc, v);
