@@ -598,6 +598,11 @@ static int upreq_expr_is_stable(const char *e)
         else if (e[i] == '"' || e[i] == '\'' || e[i] == '/') {
             quote = e[i];
         }
+        else if (e[i] == 'm' && e[i + 1] && !apr_isalnum(e[i + 1])
+                 && !apr_isspace(e[i + 1]) && e[i + 1] != '('
+                 && (i == 0 || !apr_isalnum(e[i - 1]))) {
+            quote = e[++i];                         /* m#regex# */
+        }
         else if (e[i] == '-' && apr_isalpha(e[i + 1])) {
             n = strspn(e + i + 1, UPREQ_ALPHA);
             if (!upreq_word_in(e + i + 1, n, upreq_stable_ops)) {
@@ -614,7 +619,7 @@ static int upreq_expr_is_stable(const char *e)
             i += n - 1;
         }
     }
-    return 1;
+    return quote == 0;      /* an open quote: not understood, not stable */
 }
 
 /* The expression of an <If>/<ElseIf> as httpd reads it: one word,
