@@ -218,16 +218,18 @@ const char *upreq_log_reason(request_rec *r, const upreq_verdict *v)
                         v->why);
 }
 
-static void upreq_log_refusal(request_rec *r, const upreq_verdict *v,
-                              const char *upgrade)
+/* One info line for an answer (what: "UPREQ001: 426 for", ...): the
+ * request, the client, the requirements that failed, the Upgrade value
+ * and what decided TLS. */
+static void upreq_log_answer(request_rec *r, const upreq_verdict *v,
+                             const char *what, const char *upgrade)
 {
     if (!APLOGrinfo(r)) {
         return;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "UPREQ001: 426 for %s %s from %s: requires%s%s%s%s; "
-                  "Upgrade: %s%s%s",
-                  r->method, ap_escape_logitem(r->pool, r->uri),
+                  "%s %s %s from %s: requires%s%s%s%s; Upgrade: %s%s%s",
+                  what, r->method, ap_escape_logitem(r->pool, r->uri),
                   r->useragent_ip,
                   (v->failed & UPREQ_R_TLS) ? " TLS" : "",
                   (v->failed & UPREQ_R_HTTP11) ? " HTTP/1.1" : "",
@@ -308,20 +310,10 @@ void upreq_report(request_rec *r, const upreq_dir_conf *d,
                                     : upreq_upgrade_value(r, &d->policy, v);
 
     apr_table_setn(r->subprocess_env, UPREQ_REPORT_ENV, upgrade);
-    if (APLOGrinfo(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "UPREQ008: report only: would %s %s %s from %s: "
-                      "requires%s%s%s%s; Upgrade: %s%s%s",
-                      would_redirect ? "redirect" : "answer 426 to",
-                      r->method, ap_escape_logitem(r->pool, r->uri),
-                      r->useragent_ip,
-                      (v->failed & UPREQ_R_TLS) ? " TLS" : "",
-                      (v->failed & UPREQ_R_HTTP11) ? " HTTP/1.1" : "",
-                      (v->failed & UPREQ_R_HTTP2) ? " HTTP/2" : "",
-                      (v->failed & UPREQ_R_WS) ? " websocket" : "",
-                      upgrade, v->why ? "; " : "",
-                      v->why ? upreq_log_reason(r, v) : "");
-    }
+    upreq_log_answer(r, v, would_redirect
+                           ? "UPREQ008: report only: would redirect"
+                           : "UPREQ008: report only: would answer 426 to",
+                     upgrade);
 }
 
 /* Refuse: headers, variables, the page; the caller returns 426.  With
@@ -356,6 +348,6 @@ int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
         apr_table_setn(r->err_headers_out, "Content-Length",
                        upreq_size_toa(r->pool, len));
     }
-    upreq_log_refusal(r, v, upgrade);
+    upreq_log_answer(r, v, "UPREQ001: 426 for", upgrade);
     return HTTP_UPGRADE_REQUIRED;
 }

@@ -9,7 +9,7 @@ use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use lib 't/lib';
-use UpReq qw(raw raw_tls parse_response fields field);
+use UpReq qw(raw raw_tls parse_response fields field access_log_line);
 
 plan tests => 75, need_module 'upgrade_required', 'mod_ssl', 'mod_headers';
 
@@ -119,19 +119,6 @@ is_refusal(plain('/people/tls13/', local => '127.0.0.2',
            'proxy says https, TLS version unknown: 426, no redirect');
 
 # --- report only ----------------------------------------------------------
-sub access_log_line {
-    my ($tag, $log) = @_;
-    my $file = Apache::Test::vars('t_logs') . '/' . ($log || 'people_access.log');
-    for (1 .. 50) {
-        open my $fh, '<', $file or die "$file: $!";
-        my ($line) = grep { /\?$tag / } <$fh>;
-        close $fh;
-        return $line if $line;
-        select undef, undef, undef, 0.1;
-    }
-    return '';
-}
-
 t_start_error_log_watch();
 $r = plain('/people/report/?rep1');
 my @log = grep { /UPREQ00[18]/ } t_finish_error_log_watch();
@@ -142,7 +129,7 @@ ok t_cmp(join('|', fields($r, 'Upgrade')), qr/^(?!.*TLS)/,
 ok t_cmp("@log", qr{\[upgrade_required:info\].*UPREQ008: report only: would answer 426 to GET /people/report/ from 127\.0\.0\.1: requires TLS; Upgrade: TLS/1\.2, HTTP/1\.1},
          'report only: UPREQ008 at info');
 ok t_cmp(scalar(grep { /UPREQ001/ } @log), 0, 'report only: no UPREQ001');
-my $line = access_log_line('rep1');
+my $line = access_log_line('rep1', 'people_access.log');
 ok t_cmp($line, qr{ 200 upgrade=- report=TLS/1\.2, HTTP/1\.1$},
          'report only: UPGRADE_REQUIRED_REPORT, not UPGRADE_REQUIRED');
 
@@ -155,7 +142,7 @@ ok t_cmp("@log", qr{UPREQ008: report only: would redirect GET /people/report/red
          'report only: the redirect it would have sent');
 $r = tls('/people/tls13/?rep3', version => 'TLSv1_3');
 ok t_cmp($r->{status}, 200, 'met policy: no report');
-$line = access_log_line('rep3');
+$line = access_log_line('rep3', 'people_access.log');
 ok t_cmp($line, qr{ report=-$}, 'met policy: no UPGRADE_REQUIRED_REPORT');
 ok t_cmp(access_log_line('rep1', 'people_report.log'),
          qr{^127\.0\.0\.1 /people/report/(?:index\.html)?\?rep1 TLS/1\.2, HTTP/1\.1$},

@@ -11,7 +11,8 @@ use Apache::TestUtil qw(t_cmp t_start_error_log_watch
 use IO::Socket::INET;
 use MIME::Base64 ();
 use lib 't/lib';
-use UpReq qw(hostport raw raw_tls parse_response fields field);
+use UpReq qw(hostport raw raw_tls parse_response fields field
+             access_log_line);
 
 plan tests => 113 + 12 + 6 + 12 + 6 + 4, need_module 'upgrade_required', 'mod_ssl', 'mod_auth_basic',
     'mod_access_compat', 'mod_rewrite', 'mod_alias', 'mod_dir', 'mod_proxy',
@@ -232,21 +233,6 @@ ok t_cmp($r->{body},
 $r = plain('/cycle/edtext/');
 is_426($r, 'ErrorDocument 426 "text"');
 ok t_cmp($r->{body}, 'cycle: please use https', 'ErrorDocument text');
-
-# the access log line of the request whose query string is TAG (httpd
-# writes it after the response: wait for it)
-sub access_log_line {
-    my ($tag) = @_;
-    my $file = Apache::Test::vars('t_logs') . '/upreq_access.log';
-    for (1 .. 50) {
-        open my $fh, '<', $file or die "$file: $!";
-        my ($line) = grep { /\?$tag / } <$fh>;
-        close $fh;
-        return $line if $line;
-        select undef, undef, undef, 0.1;
-    }
-    return '';
-}
 
 # the access log sees the variable renamed on the error document request
 {

@@ -15,7 +15,8 @@ use Test::More ();
 
 our @EXPORT_OK = qw(hostport send_raw raw raw_tls parse_response fields
                     field status is_426_fields h2_served $NO_H2 curl
-                    apache_bin conf_test httpd_version httpd_at_least);
+                    apache_bin conf_test httpd_version httpd_at_least
+                    access_log_line);
 
 # mod_http2 serves HTTP/2 only with a threaded MPM
 our $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
@@ -187,6 +188,25 @@ sub conf_test {
     my $rc = $? >> 8;
     unlink $file;
     return ($rc, $out);
+}
+
+
+# access_log_line(TAG[, FILE]): the line of t/logs/FILE (upreq_access.log)
+# of the request whose query string is TAG; httpd writes it after the
+# response, so it is waited for (5 s at most), '' if it never comes
+sub access_log_line {
+    my ($tag, $name) = @_;
+    my $file = Apache::Test::vars('t_logs') . '/'
+             . ($name || 'upreq_access.log');
+    for (1 .. 50) {
+        if (open my $fh, '<', $file) {
+            my ($line) = grep { /\?$tag / } <$fh>;
+            close $fh;
+            return $line if $line;
+        }
+        select undef, undef, undef, 0.1;
+    }
+    return '';
 }
 
 1;
