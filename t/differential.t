@@ -158,20 +158,17 @@ EOS
 }
 
 my $late_auth = $auth{'-auth'};
-my $conf = <<"EOC";
-LogLevel warn upgrade_required:debug
-Listen 127.0.0.1:$port{main}
-Listen 127.0.0.1:$port{tls}
-Listen 127.0.0.1:$port{late}
-Listen 127.0.0.1:$port{ht}
-Listen 127.0.0.1:$port{c1}
-Listen 127.0.0.1:$port{ifvh}
-Protocols http/1.1
-DocumentRoot "$root"
-<Directory />
- AllowOverride None
- Require all granted
-</Directory>
+
+# what both servers start with: their listeners and the document tree
+sub preamble {
+    return "LogLevel warn upgrade_required:debug\n"
+         . join('', map { "Listen 127.0.0.1:$port{$_}\n" } @_)
+         . "Protocols http/1.1\nDocumentRoot \"$root\"\n"
+         . "<Directory />\n AllowOverride None\n Require all granted\n"
+         . "</Directory>\n";
+}
+
+my $conf = preamble(qw(main tls late ht c1 ifvh)) . <<"EOC";
 # exempt by a server-wide SetEnvIf (applied before any walk)
 SetEnvIf X-Exempt ^yes\$ no-upgrade-required
 RewriteEngine On
@@ -259,16 +256,7 @@ my $httpd = start_httpd('diff', $conf,
 # else the configuration held: a met policy at / with a [PT] into a
 # location that needs TLS and a password, [E=...] read by <If reqenv()>,
 # and a vhost-wide <If %{HTTPS}> that OPTIONS * and TRACE never reach.
-my $small = start_httpd('diff_small', <<"EOC",
-LogLevel warn upgrade_required:debug
-Listen 127.0.0.1:$port{small}
-Listen 127.0.0.1:$port{small2}
-Protocols http/1.1
-DocumentRoot "$root"
-<Directory />
- AllowOverride None
- Require all granted
-</Directory>
+my $small = start_httpd('diff_small', preamble(qw(small small2)) . <<"EOC",
 <Location />
  UpgradeRequired HTTP/1.1
 </Location>
