@@ -150,6 +150,16 @@ static int upreq_in_location(const cmd_parms *cmd)
     return 0;
 }
 
+/* Remember that a per-directory value was set in a <Location>, which
+ * httpd merges after <Directory>, <Files> and .htaccess. */
+static void upreq_note_origin(cmd_parms *cmd, upreq_dir_conf *conf,
+                              int field)
+{
+    if (upreq_in_location(cmd)) {
+        conf->from_location |= field;
+    }
+}
+
 /* Inside <Limit>/<LimitExcept> a directive would apply to every method
  * all the same (httpd limits only access control there): refuse it. */
 static const char *upreq_check_not_limited(cmd_parms *cmd)
@@ -232,9 +242,7 @@ static const char *upreq_set_required(cmd_parms *cmd, void *cfg,
         }
     }
     pol.where = cmd->path ? cmd->path : "server config";
-    if (upreq_in_location(cmd)) {
-        conf->from_location |= UPREQ_F_POLICY;
-    }
+    upreq_note_origin(cmd, conf, UPREQ_F_POLICY);
     if ((pol.reqs & UPREQ_R_HTTP2) && !upreq_in_htaccess(cmd)) {
         upreq_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
                                                   &upgrade_required_module);
@@ -260,9 +268,7 @@ static const char *upreq_set_header(cmd_parms *cmd, void *cfg,
                             value);
     }
     conf->header = value;
-    if (upreq_in_location(cmd)) {
-        conf->from_location |= UPREQ_F_HEADER;
-    }
+    upreq_note_origin(cmd, conf, UPREQ_F_HEADER);
     return NULL;
 }
 
@@ -289,9 +295,7 @@ static const char *upreq_set_redirect(cmd_parms *cmd, void *cfg,
                             "(expected Off, 301, 302, 307 or 308)",
                             cmd->cmd->name, arg);
     }
-    if (upreq_in_location(cmd)) {
-        conf->from_location |= UPREQ_F_REDIRECT;
-    }
+    upreq_note_origin(cmd, conf, UPREQ_F_REDIRECT);
     return NULL;
 }
 
@@ -304,9 +308,7 @@ static const char *upreq_set_report_only(cmd_parms *cmd, void *cfg, int on)
         return err;
     }
     conf->report_only = on;
-    if (upreq_in_location(cmd)) {
-        conf->from_location |= UPREQ_F_REPORT;
-    }
+    upreq_note_origin(cmd, conf, UPREQ_F_REPORT);
     return NULL;
 }
 
