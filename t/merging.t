@@ -17,6 +17,7 @@ use IO::Socket::INET;
 use POSIX ();
 use lib 't/lib';
 use UpReq qw(raw raw_tls parse_response fields apache_bin);
+use UpReqProxy qw(free_port);
 
 # [name, vhost, path, options, status, Upgrade or body]
 #   options: v => '1.0' (HTTP/1.0), tls => 'TLSv1_2'|'TLSv1_3'|1,
@@ -198,15 +199,6 @@ for my $c (@cases) {
 my $vars = Apache::Test::vars();
 my $dir = "$vars->{t_logs}/cycle_late";
 my $late_pid;
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-        or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
 
 sub late_conf {
     my ($port) = @_;

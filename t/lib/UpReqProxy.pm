@@ -31,14 +31,21 @@ sub ipv6_reason {
     return '';
 }
 
-# a port that is free on ADDR right now (the kernel's choice)
+# free_port([ADDR]) -> a port that nothing listens on now, never one this
+# process was given before: the kernel may hand out a port again once its
+# socket is closed, and two Listen lines on one port stop httpd.
+my %given_port;
 sub free_port {
     my ($addr) = @_;
-    my $s = IO::Socket::IP->new(LocalHost => $addr || '127.0.0.1',
-                                LocalPort => 0, Listen => 1,
-                                ReuseAddr => 1)
-        or die "no free port on $addr: $@\n";
-    return $s->sockport;
+    for (1 .. 100) {
+        my $s = IO::Socket::IP->new(LocalHost => $addr || '127.0.0.1',
+                                    LocalPort => 0, Listen => 1,
+                                    ReuseAddr => 1)
+            or die "no free port on " . ($addr || '127.0.0.1') . ": $@\n";
+        my $port = $s->sockport;
+        return $port unless $given_port{$port}++;
+    }
+    die "no new free port on " . ($addr || '127.0.0.1') . "\n";
 }
 
 # the path of an executable in PATH (or /usr/sbin, /sbin), or undef
