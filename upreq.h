@@ -172,6 +172,7 @@ void upreq_retrieve_optional_fn(void);
 #endif
 
 /* upreq_response.c */
+void upreq_response_init(void);
 const char *upreq_log_reason(request_rec *r, const upreq_verdict *v);
 int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
                  int page);

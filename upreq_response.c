@@ -132,23 +132,31 @@ static void upreq_add(upreq_pieces *p, const char *s, apr_size_t len)
 #define upreq_add_lit(p, lit) upreq_add((p), (lit), sizeof(lit) - 1)
 #define upreq_add_str(p, s)   upreq_add((p), (s), strlen(s))
 
-/* Built on every refusal, so without intermediate copies; at most 15
- * pieces (all requirements failed on a plain connection). */
-static const char *upreq_page(request_rec *r, const upreq_policy *pol,
-                              const upreq_verdict *v, apr_size_t *len)
+/* Built on every refusal, so without intermediate copies; at most 16
+ * pieces (all requirements failed on a plain connection).  The text
+ * starts with the '"' that marks a custom response as text, not a URL
+ * (what ap_custom_response() would prepend with a second copy); *len is
+ * the length of the page without it. */
+static char *upreq_page(request_rec *r, const upreq_policy *pol,
+                        const upreq_verdict *v, apr_size_t *len)
 {
     upreq_pieces p;
     const char *host, *target;
+    char *text;
 
     p.n = 0;
-    upreq_add_lit(&p, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
+    upreq_add_lit(&p, "\"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
                   "<html><head>\n<title>426 Upgrade Required</title>\n"
                   "</head><body>\n<h1>Upgrade Required</h1>\n");
     if ((v->failed & UPREQ_R_TLS) && v->tls_too_old) {
         upreq_add_str(&p, upreq_page_tls_old(r, pol, v));
     }
     else if (v->failed & UPREQ_R_TLS) {
+        apr_size_t host_len, target_len;
+
         upreq_https_url(r, &host, &target, 1);
+        host_len = strlen(host);
+        target_len = strlen(target);
         upreq_add_lit(&p, "<p>This resource is only available over a "
                       "secure (TLS) connection");
         if (pol->tls_minor != UPREQ_TLS_ANY) {
@@ -156,11 +164,11 @@ static const char *upreq_page(request_rec *r, const upreq_policy *pol,
                                            "newer", pol->tls_minor));
         }
         upreq_add_lit(&p, ". Please use <a href=\"");
-        upreq_add_str(&p, host);
-        upreq_add_str(&p, target);
+        upreq_add(&p, host, host_len);
+        upreq_add(&p, target, target_len);
         upreq_add_lit(&p, "\">");
-        upreq_add_str(&p, host);
-        upreq_add_str(&p, target);
+        upreq_add(&p, host, host_len);
+        upreq_add(&p, target, target_len);
         upreq_add_lit(&p, "</a> instead.</p>\n");
     }
     if (v->failed & UPREQ_R_HTTP11) {
@@ -178,7 +186,24 @@ static const char *upreq_page(request_rec *r, const upreq_policy *pol,
                       "Sec-WebSocket-Version 13).</p>\n");
     }
     upreq_add_lit(&p, "</body></html>\n");
-    return apr_pstrcatv(r->pool, p.vec, p.n, len);
+    text = apr_pstrcatv(r->pool, p.vec, p.n, len);
+    --*len;
+    return text;
+}
+
+/* ap_custom_response(r, 426, text + 1) without its copy of the page:
+ * the same slot of the request's core configuration (http_core.h), the
+ * same '"' mark, which ap_send_error_response() strips. */
+static void upreq_set_page(request_rec *r, int idx, char *text)
+{
+    core_request_config *creq = ap_get_core_module_config(r->request_config);
+
+    if (creq->response_code_strings == NULL) {
+        creq->response_code_strings =
+            apr_pcalloc(r->pool, sizeof(*creq->response_code_strings)
+                                 * RESPONSE_CODES);
+    }
+    creq->response_code_strings[idx] = text;
 }
 
 /* Headers go in err_headers_out so that they survive ErrorDocument 426;
@@ -190,7 +215,10 @@ static void upreq_set_response_headers(request_rec *r, const char *upgrade,
         const char *conn = apr_table_get(r->err_headers_out, "Connection");
 
         apr_table_setn(r->err_headers_out, "Upgrade", upgrade);
-        if (!upreq_list_has_token(conn, "upgrade")) {
+        if (conn == NULL) {             /* the usual case: no second scan */
+            apr_table_addn(r->err_headers_out, "Connection", "Upgrade");
+        }
+        else if (!upreq_list_has_token(conn, "upgrade")) {
             apr_table_mergen(r->err_headers_out, "Connection", "Upgrade");
         }
     }
@@ -240,16 +268,18 @@ static void upreq_log_answer(request_rec *r, const upreq_verdict *v,
 }
 
 /* A length in decimal; apr_off_t_toa's general case costs more on every
- * refusal than this page ever needs. */
+ * refusal than this page ever needs.  Written from the end of its own
+ * buffer, which is then the string: no copy. */
 static const char *upreq_size_toa(apr_pool_t *p, apr_size_t n)
 {
-    char buf[24], *e = buf + sizeof(buf), *c = e;
+    char *buf = apr_palloc(p, 24), *c = buf + 23;
 
+    *c = '\0';
     do {
         *--c = (char)('0' + n % 10);
         n /= 10;
     } while (n);
-    return apr_pstrmemdup(p, c, e - c);
+    return c;
 }
 
 /* At a location with UpgradeRequiredRedirect the answer depends on
@@ -316,6 +346,15 @@ void upreq_report(request_rec *r, const upreq_dir_conf *d,
                      upgrade);
 }
 
+/* the slot of 426 in httpd's tables of status lines and custom responses,
+ * found once (post_config) rather than on every refusal */
+static int upreq_426_index;
+
+void upreq_response_init(void)
+{
+    upreq_426_index = ap_index_of_response(HTTP_UPGRADE_REQUIRED);
+}
+
 /* Refuse: headers, variables, the page; the caller returns 426.  With
  * page 0 (a 426 whose body another module writes, such as mod_dav's
  * error response), the fields and variables only. */
@@ -324,8 +363,8 @@ int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
 {
     const char *upgrade = d->header ? d->header
                                     : upreq_upgrade_value(r, &d->policy, v);
-    int idx = ap_index_of_response(HTTP_UPGRADE_REQUIRED);
-    const char *custom = page ? ap_response_code_string(r, idx) : NULL;
+    const char *custom = page ? ap_response_code_string(r, upreq_426_index)
+                              : NULL;
 
     /* "ErrorDocument 426 https://..." makes ap_die() answer 302, which
      * must not carry a 426's Upgrade, Connection or Sec-WebSocket-Version */
@@ -340,9 +379,8 @@ int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
     /* httpd's canned 426 text speaks of SSL only; an ErrorDocument wins */
     if (page && custom == NULL) {
         apr_size_t len;
-        const char *text = upreq_page(r, &d->policy, v, &len);
 
-        ap_custom_response(r, HTTP_UPGRADE_REQUIRED, text);
+        upreq_set_page(r, upreq_426_index, upreq_page(r, &d->policy, v, &len));
         /* httpd sends a text this long (a long URI is in it twice) in
          * chunks, without Content-Length; HEAD gets the same field */
         apr_table_setn(r->err_headers_out, "Content-Length",
