@@ -132,7 +132,7 @@ static void upreq_add(upreq_pieces *p, const char *s, apr_size_t len)
 #define upreq_add_lit(p, lit) upreq_add((p), (lit), sizeof(lit) - 1)
 #define upreq_add_str(p, s)   upreq_add((p), (s), strlen(s))
 
-/* Built on every refusal, so without intermediate copies; at most 16
+/* Built on every refusal, so without intermediate copies; at most 14
  * pieces (all requirements failed on a plain connection).  The text
  * starts with the '"' that marks a custom response as text, not a URL
  * (what ap_custom_response() would prepend with a second copy); *len is
