@@ -598,6 +598,7 @@ static void upreq_register_hooks(apr_pool_t *p)
         ap_register_output_filter("UPGRADE_REQUIRED_PENDING",
                                   upreq_pending_filter, NULL,
                                   AP_FTYPE_PROTOCOL - 1);
+    upreq_response_init();
     /* under apachectl -t too */
     ap_hook_check_config(upreq_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(upreq_post_config, NULL, NULL, APR_HOOK_MIDDLE);

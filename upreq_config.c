@@ -808,7 +808,6 @@ int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     server_rec *v;
 
     (void)plog;
-    upreq_response_init();
     upreq_scan_tree(ptemp, ap_conftree, s, s, 0, 0, 0);
     for (v = s; v; v = v->next) {
         upreq_srv_conf *sc = ap_get_module_config(v->module_config,

@@ -346,8 +346,9 @@ void upreq_report(request_rec *r, const upreq_dir_conf *d,
                      upgrade);
 }
 
-/* the slot of 426 in httpd's tables of status lines and custom responses,
- * found once (post_config) rather than on every refusal */
+/* the slot of 426 in httpd's tables of status lines and custom responses
+ * (a constant of the httpd binary), found once when the module's hooks
+ * are registered rather than on every refusal */
 static int upreq_426_index;
 
 void upreq_response_init(void)
