@@ -57,14 +57,20 @@ sub which {
     return undef;
 }
 
+# Up to 120 s in all: an httpd under valgrind (make test-valgrind) on a
+# loaded machine takes tens of seconds to start; a healthy start on its
+# own answers within a fraction of a second, and one that fails to start
+# has been reported by its start command already.
 sub _wait_listening {
     my ($addrs) = @_;
+    my $deadline = Time::HiRes::time() + 120;
     for my $hp (@$addrs) {
         my ($host, $port) = @$hp;
         my $ok;
-        for (1 .. 200) {
+        while (1) {
             $ok = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
                                       Timeout => 1) and last;
+            last if Time::HiRes::time() > $deadline;
             Time::HiRes::sleep(0.05);
         }
         return "nothing listens on [$host]:$port" unless $ok;
