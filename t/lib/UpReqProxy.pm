@@ -78,6 +78,26 @@ sub _wait_listening {
     return '';
 }
 
+# The daemon writes its pid file after it opens its listeners; under
+# valgrind that can be seconds later, and stop_daemon needs the file.
+sub _wait_pid_file {
+    my ($d) = @_;
+    my $deadline = Time::HiRes::time() + 120;
+    while (!_pid_of($d)) {
+        return "$d->{pid_file} was not written"
+            if Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.05);
+    }
+    return '';
+}
+
+sub _pid_of {
+    my ($d) = @_;
+    open my $fh, '<', $d->{pid_file} or return undef;
+    my ($pid) = (<$fh> // '') =~ /(\d+)/;
+    return $pid;
+}
+
 sub _write {
     my ($file, $text, $mode) = @_;
     open my $fh, '>', $file or die "$file: $!\n";
@@ -131,6 +151,9 @@ EOC
 # address answers; dies with what went wrong, stopping what started.
 sub _launch {
     my ($d, $listen, $check, $start) = @_;
+    # a pid file left by an earlier run may name a live process that now
+    # is something else: httpd -k start would take it for its own and exit
+    unlink $d->{pid_file};
     if ($check) {
         my $out = `$check 2>&1`;
         die "$d->{name}: $check: $out\n" if $? != 0;
@@ -138,7 +161,7 @@ sub _launch {
     my $out = `$start 2>&1`;
     push @started, $d;
     die "$d->{name} did not start: $out\n" if $? != 0;
-    my $why = _wait_listening($listen);
+    my $why = _wait_listening($listen) || _wait_pid_file($d);
     if ($why) {
         stop_daemon($d);
         die "$d->{name}: $why\n";
@@ -172,18 +195,18 @@ sub start_nginx {
 
 # stop a daemon started above: SIGTERM to the pid in its pid file, then
 # wait until that process is gone
+# TERM, then up to 60 s (an httpd under valgrind writes its reports as
+# it ends), then KILL: no daemon of a test outlives it
 sub stop_daemon {
     my ($d) = @_;
-    return unless $d && -f $d->{pid_file};
-    open my $fh, '<', $d->{pid_file} or return;
-    my ($pid) = <$fh> =~ /(\d+)/;
-    close $fh;
+    my $pid = $d && _pid_of($d);
     return unless $pid;
     kill 'TERM', $pid;
-    for (1 .. 400) {
-        last unless _alive($pid);
+    my $deadline = Time::HiRes::time() + 60;
+    while (_alive($pid) && Time::HiRes::time() < $deadline) {
         Time::HiRes::sleep(0.05);
     }
+    kill 'KILL', $pid if _alive($pid);
     unlink $d->{pid_file} if -f $d->{pid_file};
 }
 
