@@ -39,11 +39,12 @@ my %port = (main => free_port());
 my $conf = "LogLevel warn upgrade_required:debug\n"
          . "Listen 127.0.0.1:$port{main}\n"
          . "DocumentRoot \"" . Apache::Test::vars('documentroot') . "\"\n";
+# each expression as it stands in httpd.conf, quoted
+my %quoted = map { (my $q = $_) =~ s/"/\\"/g; ($_ => $q) } @stable, @unstable;
 for my $e (@stable, @unstable) {
     my $p = free_port();
-    (my $q = $e) =~ s/"/\\"/g;
     $conf .= "Listen 127.0.0.1:$p\n<VirtualHost 127.0.0.1:$p>\n"
-           . " <If \"$q\">\n  UpgradeRequired TLS\n </If>\n"
+           . " <If \"$quoted{$e}\">\n  UpgradeRequired TLS\n </If>\n"
            . "</VirtualHost>\n";
 }
 my $d = start_httpd('scan', $conf, [['127.0.0.1', $port{main}]]);
@@ -74,13 +75,6 @@ my %vh_line;
         $vh_line{$1} = $vh if $l =~ /^ <If "(.*)">$/;
     }
 }
-for my $e (@stable) {
-    (my $q = $e) =~ s/"/\\"/g;
-    ok t_cmp($late{$vh_line{$q} // 0} ? 'late' : 'early',
-             $final_only ? 'late' : 'early', "stable: $e");
-}
-for my $e (@unstable) {
-    (my $q = $e) =~ s/"/\\"/g;
-    ok t_cmp($late{$vh_line{$q} // 0} ? 'late' : 'early', 'late',
-             "not stable: $e");
-}
+sub phase { $late{$vh_line{$quoted{$_[0]}} // 0} ? 'late' : 'early' }
+ok t_cmp(phase($_), $final_only ? 'late' : 'early', "stable: $_") for @stable;
+ok t_cmp(phase($_), 'late', "not stable: $_") for @unstable;

@@ -36,16 +36,15 @@ sub ipv6_reason {
 # socket is closed, and two Listen lines on one port stop httpd.
 my %given_port;
 sub free_port {
-    my ($addr) = @_;
+    my $addr = $_[0] || '127.0.0.1';
     for (1 .. 100) {
-        my $s = IO::Socket::IP->new(LocalHost => $addr || '127.0.0.1',
-                                    LocalPort => 0, Listen => 1,
-                                    ReuseAddr => 1)
-            or die "no free port on " . ($addr || '127.0.0.1') . ": $@\n";
+        my $s = IO::Socket::IP->new(LocalHost => $addr, LocalPort => 0,
+                                    Listen => 1, ReuseAddr => 1)
+            or die "no free port on $addr: $@\n";
         my $port = $s->sockport;
         return $port unless $given_port{$port}++;
     }
-    die "no new free port on " . ($addr || '127.0.0.1') . "\n";
+    die "no new free port on $addr\n";
 }
 
 # the path of an executable in PATH (or /usr/sbin, /sbin), or undef
@@ -57,23 +56,30 @@ sub which {
     return undef;
 }
 
-# Up to 120 s in all: an httpd under valgrind (make test-valgrind) on a
-# loaded machine takes tens of seconds to start; a healthy start on its
-# own answers within a fraction of a second, and one that fails to start
-# has been reported by its start command already.
+# _wait_for(SECONDS, CODE): true once CODE returns true, false when
+# SECONDS pass first.  Starting and stopping get generous limits: an httpd
+# under valgrind (make test-valgrind) on a loaded machine takes tens of
+# seconds; a healthy daemon on its own answers within a fraction of one.
+sub _wait_for {
+    my ($seconds, $done) = @_;
+    my $deadline = Time::HiRes::time() + $seconds;
+    until ($done->()) {
+        return 0 if Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.05);
+    }
+    return 1;
+}
+
+# every address answers (one that fails to start has been reported by its
+# start command already)
 sub _wait_listening {
     my ($addrs) = @_;
-    my $deadline = Time::HiRes::time() + 120;
     for my $hp (@$addrs) {
         my ($host, $port) = @$hp;
-        my $ok;
-        while (1) {
-            $ok = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
-                                      Timeout => 1) and last;
-            last if Time::HiRes::time() > $deadline;
-            Time::HiRes::sleep(0.05);
-        }
-        return "nothing listens on [$host]:$port" unless $ok;
+        _wait_for(120, sub {
+            IO::Socket::IP->new(PeerHost => $host, PeerPort => $port,
+                                Timeout => 1) })
+            or return "nothing listens on [$host]:$port";
     }
     return '';
 }
@@ -82,13 +88,8 @@ sub _wait_listening {
 # valgrind that can be seconds later, and stop_daemon needs the file.
 sub _wait_pid_file {
     my ($d) = @_;
-    my $deadline = Time::HiRes::time() + 120;
-    while (!_pid_of($d)) {
-        return "$d->{pid_file} was not written"
-            if Time::HiRes::time() > $deadline;
-        Time::HiRes::sleep(0.05);
-    }
-    return '';
+    return _wait_for(120, sub { _pid_of($d) }) ? ''
+         : "$d->{pid_file} was not written";
 }
 
 sub _pid_of {
@@ -193,20 +194,15 @@ sub start_nginx {
                    $listen, "$base -t", $base);
 }
 
-# stop a daemon started above: SIGTERM to the pid in its pid file, then
-# wait until that process is gone
-# TERM, then up to 60 s (an httpd under valgrind writes its reports as
-# it ends), then KILL: no daemon of a test outlives it
+# stop a daemon started above: TERM to the pid in its pid file, up to
+# 60 s for it to go (an httpd under valgrind writes its reports as it
+# ends), then KILL: no daemon of a test outlives it
 sub stop_daemon {
     my ($d) = @_;
     my $pid = $d && _pid_of($d);
     return unless $pid;
     kill 'TERM', $pid;
-    my $deadline = Time::HiRes::time() + 60;
-    while (_alive($pid) && Time::HiRes::time() < $deadline) {
-        Time::HiRes::sleep(0.05);
-    }
-    kill 'KILL', $pid if _alive($pid);
+    _wait_for(60, sub { !_alive($pid) }) or kill 'KILL', $pid;
     unlink $d->{pid_file} if -f $d->{pid_file};
 }
 
