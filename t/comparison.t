@@ -144,7 +144,8 @@ sub cases {
       get => sub { h1("/$_[0]/h2/index.html") },
       want => {
         mod => '426; Upgrade: h2c; Connection: Upgrade, close; '
-             . 'body: module page',
+             . 'body: module page linking '
+             . 'https://cmp.example/mod/h2/index.html',
         recipe => '426; Upgrade: h2c; Connection: Upgrade, close; '
                 . "body: httpd's 426 page about SSL upgrade" } },
     { name => 'HTTP/2 required, h2c upgrade request',
