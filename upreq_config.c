@@ -169,6 +169,12 @@ static const char *upreq_add_requirement(cmd_parms *cmd, upreq_policy *pol,
     if (pol->reqs & bit) {
         return upreq_bad_word(cmd, "requirement given twice", word);
     }
+    if ((bit & UPREQ_R_HTTP_VERSION) && (pol->reqs & UPREQ_R_HTTP_VERSION)) {
+        return apr_psprintf(cmd->pool, "%s: two HTTP version requirements "
+                            "'%s' and '%s' (give one)", cmd->cmd->name,
+                            (pol->reqs & UPREQ_R_HTTP11) ? "HTTP/1.1"
+                                                         : "HTTP/2", word);
+    }
     if (bit == UPREQ_R_TLS) {
         *tls_word = word;
         pol->tls_minor = minor;

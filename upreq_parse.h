@@ -18,6 +18,7 @@
 #define UPREQ_R_HTTP11   0x02   /* HTTP/1.1 or newer */
 #define UPREQ_R_HTTP2    0x04   /* HTTP/2 or newer */
 #define UPREQ_R_WS       0x08   /* a WebSocket opening handshake */
+#define UPREQ_R_HTTP_VERSION (UPREQ_R_HTTP11 | UPREQ_R_HTTP2)
 
 typedef struct {
     int bit;                    /* UPREQ_R_* */

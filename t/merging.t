@@ -2,8 +2,7 @@
 # <Directory>, <Location>, <LocationMatch>, <Files>, <If> and .htaccess, and
 # how no-upgrade-required exempts.
 #
-# The start-up scan that switches to header_parser-only decisions is
-# server-wide, so the cases that need it (an <If> inside <Directory>, a
+# The cases that change a policy late (an <If> inside <Directory>, a
 # SetEnvIf inside <Location>) and a main-server policy, which would reach
 # every vhost of the suite, run on a second httpd started here.
 use strict;

@@ -178,8 +178,8 @@ $sections
  RewriteOptions Inherit
 </VirtualHost>
 
-# decides late only: <If> on variables that translate_name hooks set, a
-# per-directory SetEnvIf of no-upgrade-required
+# policies that change late: <If> on variables that translate_name hooks
+# set, a per-directory SetEnvIf of no-upgrade-required
 <VirtualHost 127.0.0.1:$port{late}>
  RewriteEngine On
  RewriteRule ^/late/envtls/ - [E=strict:1]
