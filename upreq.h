@@ -106,6 +106,9 @@ typedef struct {
     int proxy_says_tls;     /* ... and its headers say https */
     int tls_too_old;        /* TLS failed for its version, not for its
                              * absence: the client is on TLS already */
+    int client_tls;         /* what the client used, as a trusted proxy or
+                             * the connection says: UPREQ_TLS_NONE, a
+                             * minor version 0..3, or UPREQ_TLS_UNKNOWN */
     const char *why;        /* what decided TLS, for logs */
     conn_rec *peer;         /* the connection whose TCP peer TLS was
                              * judged on, NULL when TLS was not asked */

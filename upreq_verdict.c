@@ -179,6 +179,9 @@ static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
         says = upreq_proxy_says_tls(r, sc, &v->why);
         v->proxy_says_tls = (says == 1);
     }
+    v->client_tls = says == 1 ? UPREQ_TLS_UNKNOWN       /* the proxy's */
+                    : says == 0 || !t->is_tls ? UPREQ_TLS_NONE
+                    : t->minor;
     if (says == -1 && t->is_tls) {
         v->why = "TLS connection";
         if (pol->tls_minor != UPREQ_TLS_ANY && t->minor < pol->tls_minor) {
