@@ -19,7 +19,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field curl
              h2_served $NO_H2);
 
-plan tests => 265,
+plan tests => 275,
     need need_module(qw(upgrade_required mod_ssl mod_http2 mod_dir
                         mod_negotiation mod_rewrite mod_include
                         mod_autoindex mod_setenvif mod_dav mod_dav_fs
@@ -263,6 +263,12 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     is tls('clear_ssl', GET => '/secure/nothing.html', %h)->{body},
         "<html><body>$MARK{e404}</body></html>\n",
         'GET /secure/nothing.html over TLS: the 404 page';
+    # ... also when it is a directory that mod_dir completes (a fast
+    # redirect of the error document: still the refusal's own)
+    $r = plain('clear_plain', GET => '/secure/d/x', %h);
+    refused($r, 'ErrorDocument 426 /secure/errdir/, GET /secure/d/x');
+    is $r->{body}, "<html><body>REFUSAL-PAGE-DIR-26c0</body></html>\n",
+        'ErrorDocument 426 completed by DirectoryIndex: served';
     $r = plain('clear_plain', GET => '/secure/data.txt', %h);
     refused($r, 'GET /secure/data.txt over plain');
     is $r->{body}, $REFUSAL_PAGE, 'GET /secure/data.txt: ErrorDocument 426';
@@ -337,6 +343,13 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     $r = tls('clear_env_ssl', GET => '/public/list/', %h);
     has($r, 'header', 'listing over TLS');
     has($r, 'readme', 'listing over TLS');
+
+    # an internal redirect (a per-directory RewriteRule) of an exempt
+    # request is judged as what it became
+    refused(plain('clear_env', GET => '/public/rw/go', %h),
+            'exempt request rewritten into /secure over plain');
+    is tls('clear_env_ssl', GET => '/public/rw/go', %h)->{body},
+        "$MARK{envdata}\n", 'rewritten into /secure over TLS: the file';
 
     # SPEC: the exemption holds through the request's own fast redirect
     # (the administrator exempted what the client asked for)
