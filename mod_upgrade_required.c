@@ -19,6 +19,9 @@
  *   UpgradeRequiredReportOnly On|Off               (default Off)
  *       same contexts; decide and report (UPGRADE_REQUIRED_REPORT, an
  *       info line), refuse nothing
+ *   UpgradeRequiredTLSStatus 426|403               (default 426)
+ *       same contexts; 403, without any Upgrade field, for a refusal in
+ *       which a TLS requirement failed (for security scanners)
  *
  *   UpgradeRequiredHTTPSURL https://host[:port]
  *       server config, virtual host; the https address of the page's
@@ -39,83 +42,26 @@
  * exempts a request.
  *
  * The policy enforced is the one in the request's final per-directory
- * configuration (README.md, "Where it acts in the request cycle"): this
- * file holds that one decision and the hooks that place it; the rest is
- * in upreq_config.c, upreq_verdict.c and upreq_response.c (upreq.h).
+ * configuration, applied to its final URI (docs/request-cycle.md): this
+ * file holds that one decision, its one way out, and the hooks that place
+ * it; the rest is in upreq_config.c, upreq_verdict.c and upreq_response.c
+ * (upreq.h).
  */
 
 #include "upreq.h"
 
-/* Keeps a function's stack (a verdict, the canary that guards it) off the
- * path of requests that need none of it: the hooks below run for every
- * request. */
-#if defined(__GNUC__)
-#define UPREQ_NOINLINE __attribute__((noinline))
-#else
-#define UPREQ_NOINLINE
-#endif
-
-/* Requests the module never refuses (README): error documents,
- * forward-proxy requests, CONNECT, and no-upgrade-required. */
-static int upreq_request_is_exempt(request_rec *r)
-{
-    const char *why = NULL;
-
-    if (r->prev && ap_is_HTTP_ERROR(r->prev->status)) {
-        why = "error document";
-    }
-    else if (r->proxyreq == PROXYREQ_PROXY) {
-        why = "forward-proxy request";
-    }
-    else if (r->method_number == M_CONNECT) {
-        why = "CONNECT";
-    }
-    else if (apr_table_get(r->subprocess_env, UPREQ_EXEMPT_ENV)) {
-        why = UPREQ_EXEMPT_ENV " is set";
-    }
-    if (why && APLOGrdebug(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "UPREQ002: not refused: %s", why);
-    }
-    return why != NULL;
-}
-
-static void upreq_log_pass(request_rec *r, const upreq_dir_conf *d,
-                           const upreq_verdict *v, const char *phase)
-{
-    if (APLOGrdebug(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "UPREQ003: policy of %s met (%s)%s%s%s",
-                      ap_escape_logitem(r->pool, d->policy.where), phase,
-                      v->why ? ": " : "",
-                      v->why ? upreq_log_reason(r, v) : "",
-                      v->h2c_candidate ? "; h2c upgrade let through" : "");
-    }
-}
-
 /* ------------------------------------------------------------------ */
-/* the decision                                                        */
+/* per-request state                                                   */
 
-/* The state of a main request whose handler has started and that holds
- * nothing else: shared and read-only, so that marking costs no
- * allocation (upreq_handler). */
-static const upreq_req upreq_handler_started = { .in_handler = 1 };
+/* A main request whose handler has started and that no policy judged
+ * needs no state of its own but this mark, which its served subrequests
+ * read: shared and read-only, so that the many requests under no policy
+ * allocate nothing (bench/README.md, "idle"). */
+static const upreq_main_state upreq_handler_started = { .in_handler = 1 };
 
-/* The request's own state, made on first write. */
-static upreq_req *upreq_state(request_rec *r)
+static const upreq_dir_conf *upreq_dir(request_rec *r)
 {
-    upreq_req *st = ap_get_module_config(r->request_config,
-                                         &upgrade_required_module);
-
-    if (st == NULL || st == &upreq_handler_started) {
-        upreq_req *own = apr_pcalloc(r->pool, sizeof(*own));
-
-        own->in_handler = (st != NULL);
-        ap_set_module_config(r->request_config, &upgrade_required_module,
-                             own);
-        st = own;
-    }
-    return st;
+    return ap_get_module_config(r->per_dir_config, &upgrade_required_module);
 }
 
 static const upreq_srv_conf *upreq_srv(request_rec *r)
@@ -124,14 +70,55 @@ static const upreq_srv_conf *upreq_srv(request_rec *r)
                                 &upgrade_required_module);
 }
 
-/* Did the request fail policy d?  Fills v; exemptions (an environment
- * look-up among them) are asked only of a request that fails: one that
- * meets its policy does not pay for them. */
-static int upreq_fails(request_rec *r, const upreq_dir_conf *d,
-                       upreq_verdict *v)
+static request_rec *upreq_main_request(request_rec *r)
 {
-    upreq_evaluate(r, &d->policy, upreq_srv(r), v);
-    return v->failed && !v->h2c_candidate && !upreq_request_is_exempt(r);
+    while (r->main) {
+        r = r->main;
+    }
+    return r;
+}
+
+/* The state of main request r, if any (read only). */
+static const upreq_main_state *upreq_main_peek(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &upgrade_required_module);
+}
+
+/* The state of main request r, made on first write. */
+static upreq_main_state *upreq_main_state_of(request_rec *r)
+{
+    const upreq_main_state *st = upreq_main_peek(r);
+    upreq_main_state *own;
+
+    if (st != NULL && st != &upreq_handler_started) {
+        return (upreq_main_state *)st;
+    }
+    own = apr_pcalloc(r->pool, sizeof(*own));
+    own->in_handler = (st != NULL);
+    ap_set_module_config(r->request_config, &upgrade_required_module, own);
+    return own;
+}
+
+/* ------------------------------------------------------------------ */
+/* what kind of request this is                                        */
+
+/* Requests no policy judges (SPEC: never refused, never counted). */
+static int upreq_is_never_judged(request_rec *r)
+{
+    return r->proxyreq == PROXYREQ_PROXY || r->method_number == M_CONNECT;
+}
+
+/* An error document (an internal redirect made by ap_die()). */
+static int upreq_is_error_document(const request_rec *r)
+{
+    return r->prev && ap_is_HTTP_ERROR(r->prev->status);
+}
+
+/* The error document of a refusal of ours: served, never refused again
+ * (SPEC), also when mod_dir completes it (r->prev stays). */
+static int upreq_is_our_error_document(const request_rec *r)
+{
+    return r->prev && apr_table_get(r->prev->notes, UPREQ_NOTE) != NULL;
 }
 
 /* A browser's top-level navigation (Fetch Metadata; without it, the
@@ -150,102 +137,174 @@ static int upreq_is_navigation(request_rec *r)
 
 /* UpgradeRequiredRedirect: only a GET or HEAD navigation over plain HTTP
  * (as the connection or a trusted proxy says) that fails its TLS
- * requirement and nothing else; every other request gets the 426. */
-static int upreq_wants_redirect(request_rec *r, const upreq_dir_conf *d,
-                                const upreq_verdict *v)
+ * requirement and nothing else; never an error document (whose client
+ * keeps the original status) nor a subrequest. */
+static int upreq_wants_redirect(request_rec *r, const upreq_refusal *rf)
 {
-    return upreq_redirect(d) && r->main == NULL
-           && v->failed == UPREQ_R_TLS && !v->tls_too_old
+    return upreq_redirect(rf->d) && r->main == NULL
+           && !upreq_is_error_document(r)
+           && rf->failed == UPREQ_R_TLS && !rf->v.tls_too_old
            && r->method_number == M_GET && upreq_is_navigation(r);
 }
 
-/* What a request that fails policy d gets: the redirect, the 426, or,
- * with UpgradeRequiredReportOnly, a report and nothing else (DECLINED). */
-static int upreq_answer(request_rec *r, const upreq_dir_conf *d,
-                        upreq_verdict *v, const char *phase)
-{
-    int redirect = upreq_wants_redirect(r, d, v);
+/* ------------------------------------------------------------------ */
+/* the decision                                                        */
 
-    if (upreq_report_only(d)) {
-        upreq_report(r, d, v, redirect);
+/* What the module does with a request whose policy was evaluated into
+ * rf->v: the outcome, with rf->failed (what is refused) and rf->status.
+ * exemptible: no-upgrade-required applies (a served subrequest carries
+ * only the environment of the page that includes it: SPEC);
+ * h2c_pending: a valid h2c offer is let through, for httpd to switch. */
+static upreq_outcome upreq_outcome_of(request_rec *r, upreq_refusal *rf,
+                                      int exemptible, int h2c_pending)
+{
+    const char *exempt = NULL;
+
+    rf->failed = rf->v.failed;
+    rf->status = HTTP_OK;
+    if (rf->failed == 0 || (h2c_pending && rf->v.h2c_candidate)) {
+        return UPREQ_MET;
+    }
+    if (rf->v.acme) {
+        rf->failed &= ~UPREQ_R_TLS;     /* other requirements still hold */
+        exempt = "an ACME HTTP-01 validation";
+    }
+    if (rf->failed && exemptible
+        && apr_table_get(r->subprocess_env, UPREQ_EXEMPT_ENV)) {
+        rf->failed = 0;
+        exempt = UPREQ_EXEMPT_ENV " is set";
+    }
+    if (rf->failed == 0) {
+        if (APLOGrdebug(r)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "UPREQ002: not refused: %s", exempt);
+        }
+        return UPREQ_EXEMPT;
+    }
+    if (upreq_report_only(rf->d)) {
+        return UPREQ_REPORTED;
+    }
+    if (upreq_wants_redirect(r, rf)) {
+        rf->status = upreq_redirect(rf->d);
+        return UPREQ_REDIRECTED;
+    }
+    rf->status = (rf->failed & UPREQ_R_TLS) ? upreq_tls_status(rf->d)
+                                            : HTTP_UPGRADE_REQUIRED;
+    return UPREQ_REFUSED;
+}
+
+/* Count the last decision made for main request r, once (SPEC "Seeing
+ * a rollout"), before its response is sent. */
+static void upreq_count(request_rec *r, upreq_main_state *st)
+{
+    if (!st->judged || st->counted) {
+        return;
+    }
+    st->counted = 1;
+    (void)r;
+}
+
+/* Count the client's request that r serves, if a policy judged it and its
+ * decision is final: r is it, or an internal redirect of it.  An h2c
+ * offer that core_upgrade_handler switched is never counted as such: the
+ * HTTP/2 request it became is. */
+static void upreq_count_final(request_rec *r)
+{
+    for (; r; r = r->prev) {
+        const upreq_main_state *st = upreq_main_peek(r);
+
+        if (r->prev == NULL && st && st != &upreq_handler_started
+            && !st->h2c_offer) {
+            upreq_count(r, (upreq_main_state *)st);
+        }
+    }
+}
+
+/* The one way out: the answer for outcome out of decision rf, logged
+ * once.  DECLINED lets the request go on. */
+static int upreq_answer(request_rec *r, const upreq_refusal *rf,
+                        upreq_outcome out, const char *phase)
+{
+    switch (out) {
+    case UPREQ_MET:
+        if (APLOGrdebug(r)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "UPREQ003: policy of %s met (%s)%s%s%s",
+                          ap_escape_logitem(r->pool, rf->d->policy.where),
+                          phase, rf->v.why ? ": " : "",
+                          rf->v.why ? upreq_log_reason(r, &rf->v) : "",
+                          rf->v.h2c_candidate
+                          ? "; h2c upgrade let through" : "");
+        }
         return DECLINED;
+    case UPREQ_EXEMPT:
+        return DECLINED;
+    case UPREQ_REPORTED:
+        upreq_report(r, rf, upreq_wants_redirect(r, rf));
+        return DECLINED;
+    default:
+        break;
     }
     if (APLOGrdebug(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "UPREQ004: refusing by the policy of %s (%s)%s%s",
-                      ap_escape_logitem(r->pool, d->policy.where), phase,
-                      v->why ? ": " : "", v->why ? upreq_log_reason(r, v)
-                                                 : "");
+                      ap_escape_logitem(r->pool, rf->d->policy.where),
+                      phase, rf->v.why ? ": " : "",
+                      rf->v.why ? upreq_log_reason(r, &rf->v) : "");
     }
-    return redirect ? upreq_redirect_to_https(r, d, v)
-                    : upreq_refuse(r, d, v, 1);
+    if (out == UPREQ_REDIRECTED) {
+        upreq_redirect_to_https(r, rf);
+    }
+    else if (upreq_is_error_document(r)) {
+        /* ap_die() sends the original status with httpd's own text; the
+         * request and its error document share err_headers_out, so none
+         * of our fields (SPEC) */
+        upreq_log_refusal(r, rf);
+    }
+    else {
+        upreq_refuse(r, rf, 1);
+        upreq_log_refusal(r, rf);
+    }
+    return rf->status;
 }
 
-/* Can the path be a file name below the document root?  A longer one
- * (ENAMETOOLONG) makes map_to_storage answer 403 before header_parser. */
-static int upreq_path_fits_storage(request_rec *r)
-{
-    const char *uri = r->uri, *seg = uri;
-
-    for (; *uri; uri++) {
-        if (*uri == '/') {
-            seg = uri + 1;
-        }
-        else if (uri - seg >= 255) {
-            return 0;
-        }
-    }
-    return (apr_size_t)(uri - r->uri) + strlen(ap_document_root(r))
-           < PATH_MAX;
-}
-
-/* The one decision: OK to go on (DECLINED), or the answer.  Every hook
- * below calls it with the per-directory configuration that is final for
- * the request at that point (README: "Where it acts in the request
- * cycle"); "early" is the translate_name optimisation, which leaves an
- * h2c offer to header_parser (mod_http2 reads H2Upgrade per directory). */
+/* Decide main request r (or an internal redirect) on configuration d, as
+ * it is now: its URI and per-directory configuration are the ones its
+ * handler will see.  Called again wherever httpd installs others. */
 static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
-                        const char *phase, int early)
+                        const char *phase, int h2c_pending)
 {
-    upreq_req *st;
-    upreq_verdict v = { 0 };
-    int fails = upreq_fails(r, d, &v);
+    upreq_main_state *st = upreq_main_state_of(r);
+    upreq_refusal *rf = &st->last;
 
-    /* left to header_parser: an h2c offer; a refusal of a path that
-     * map_to_storage would refuse first (asked only of a refusal) */
-    if (early && (v.h2c_candidate
-                  || (fails && !upreq_path_fits_storage(r)))) {
-        return DECLINED;
+    upreq_evaluate(r, &d->policy, upreq_srv(r), &rf->v);
+    rf->d = d;
+    st->uri = r->uri;
+    st->conf = r->per_dir_config;
+    st->outcome = upreq_outcome_of(r, rf, 1, h2c_pending);
+    st->h2c_offer = h2c_pending && st->outcome == UPREQ_MET
+                    && rf->v.h2c_candidate;
+    /* internal redirects (error documents) add no counts (SPEC) */
+    st->judged = (r->prev == NULL);
+    st->counted = 0;
+    if (st->outcome == UPREQ_REFUSED || st->outcome == UPREQ_REDIRECTED) {
+        upreq_count(r, st);
     }
-    st = upreq_state(r);
-    st->decided = &d->policy;
-    st->h2c_offer = !fails && v.h2c_candidate && !upreq_request_is_exempt(r);
-    if (!fails) {
-        upreq_log_pass(r, d, &v, phase);
-        return DECLINED;
-    }
-    return upreq_answer(r, d, &v, phase);
+    return upreq_answer(r, rf, st->outcome, phase);
 }
 
-/* Was the request decided under a policy that asks the same? */
-static int upreq_decided_as(const upreq_req *st, const upreq_policy *pol)
+/* Does main request r need a (new) decision?  Its policy applies, and it
+ * was not decided on this very URI and configuration. */
+static int upreq_needs_decision(request_rec *r, const upreq_dir_conf *d)
 {
-    return st && st->decided && st->decided->reqs == pol->reqs
-           && st->decided->tls_minor == pol->tls_minor;
-}
+    const upreq_main_state *st = upreq_main_peek(r);
 
-static const upreq_dir_conf *upreq_dir(request_rec *r)
-{
-    return ap_get_module_config(r->per_dir_config,
-                                &upgrade_required_module);
-}
-
-static request_rec *upreq_main_request(request_rec *r)
-{
-    while (r->main) {
-        r = r->main;
+    if (d->policy.reqs <= 0 || upreq_is_never_judged(r)
+        || upreq_is_our_error_document(r)) {
+        return 0;
     }
-    return r;
+    return st == NULL || st == &upreq_handler_started
+           || st->uri != r->uri || st->conf != r->per_dir_config;
 }
 
 /* ------------------------------------------------------------------ */
@@ -253,41 +312,40 @@ static request_rec *upreq_main_request(request_rec *r)
 
 static ap_filter_rec_t *upreq_pending_filter_handle;
 
-/* Give m the refusal a subrequest left pending, if m answers 426 and has
- * not got our fields yet; once.  page: the body is still to be made. */
-static void upreq_apply_pending(request_rec *m, int page)
-{
-    upreq_req *st = ap_get_module_config(m->request_config,
-                                         &upgrade_required_module);
-    upreq_pending *pend;
-
-    if (st == NULL || st->pending == NULL
-        || m->status != HTTP_UPGRADE_REQUIRED) {
-        return;
-    }
-    pend = st->pending;
-    st->pending = NULL;
-    if (apr_table_get(m->notes, UPREQ_NOTE) == NULL) {
-        upreq_refuse(m, &pend->d, &pend->v, page);
-    }
-}
-
 /* Keep subrequest r's refusal for its main request: a module may pass
- * the 426 on, through ap_die() (the insert_error_filter hook) or on its
- * own (mod_dav's Destination errors: this filter). */
-static void upreq_keep_pending(request_rec *r, const upreq_dir_conf *d,
-                               const upreq_verdict *v)
+ * the status on, through ap_die() (the insert_error_filter hook) or on
+ * its own (mod_dav's Destination errors: the filter below). */
+static void upreq_keep_pending(request_rec *r, const upreq_refusal *rf)
 {
     request_rec *m = upreq_main_request(r);
-    upreq_req *mst = upreq_state(m);
+    upreq_main_state *mst = upreq_main_state_of(m);
 
     if (mst->pending == NULL) {
         mst->pending = apr_palloc(m->pool, sizeof(*mst->pending));
         ap_add_output_filter_handle(upreq_pending_filter_handle, NULL, m,
                                     m->connection);
     }
-    mst->pending->d = *d;
-    mst->pending->v = *v;
+    *mst->pending = *rf;
+}
+
+/* Give main request m the refusal a subrequest left pending, if m
+ * answers with its status and has not got our fields yet; once.  page:
+ * the body is still to be made. */
+static void upreq_apply_pending(request_rec *m, int page)
+{
+    const upreq_main_state *cst = upreq_main_peek(m);
+    upreq_main_state *st = (upreq_main_state *)cst;
+    upreq_refusal *pend;
+
+    if (cst == NULL || cst == &upreq_handler_started || !st->pending
+        || m->status != st->pending->status) {
+        return;
+    }
+    pend = st->pending;
+    st->pending = NULL;
+    if (apr_table_get(m->notes, UPREQ_NOTE) == NULL) {
+        upreq_refuse(m, pend, page);
+    }
 }
 
 static apr_status_t upreq_pending_filter(ap_filter_t *f,
@@ -298,34 +356,47 @@ static apr_status_t upreq_pending_filter(ap_filter_t *f,
     return ap_pass_brigade(f->next, bb);
 }
 
-/* ------------------------------------------------------------------ */
-/* hooks                                                               */
-
-/* translate_name, after every other translator but core's: the early
- * decision, an optimisation of the one in header_parser.  It is taken
- * only where it must give the same answer (README): the virtual host
- * has nothing that changes the policy after the first Location walk
- * (upreq_scan_tree), no section merged before <Location> can replace a
- * value the decision uses, no translator has claimed the request or
- * changed its URI, and httpd will not answer it in map_to_storage
- * (TRACE, OPTIONS *, a name too long for the file system). */
-static int upreq_translate_name(request_rec *r)
+/* A subrequest whose policy fails: served ones are refused now; lookups
+ * are marked, and refused only when authentication is about to run. */
+static int upreq_judge_subrequest(request_rec *r, const upreq_dir_conf *d)
 {
-    const upreq_dir_conf *d = upreq_dir(r);
-    const upreq_srv_conf *sc;
+    const upreq_main_state *mst = upreq_main_peek(upreq_main_request(r));
+    int served = mst && mst->in_handler;
+    upreq_lookup_state *ls;
+    upreq_refusal rf;
+    upreq_outcome out;
 
-    if (d->policy.reqs <= 0) {
-        return DECLINED;        /* the idle path: one look-up */
-    }
-    sc = upreq_srv(r);
-    if (r->main || sc->not_early
-        || (sc->dir_sets & ~d->from_location)
-        || r->uri != r->parsed_uri.path || r->method_number == M_TRACE
-        || r->uri[0] != '/') {
+    rf.d = d;
+    upreq_evaluate(r, &d->policy, upreq_srv(r), &rf.v);
+    /* a lookup shares its main request's exemption, which also holds
+     * for the fast redirect the lookup may become */
+    out = upreq_outcome_of(r, &rf, !served, 0);
+    if (out == UPREQ_MET || out == UPREQ_EXEMPT
+        || (out == UPREQ_REPORTED && !served)) {
         return DECLINED;
     }
-    return upreq_decide(r, d, "translate_name", 1);
+    if (served) {
+        if (out == UPREQ_REFUSED) {
+            upreq_keep_pending(r, &rf);
+        }
+        return upreq_answer(r, &rf, out, "served subrequest");
+    }
+    if (APLOGrdebug(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "UPREQ002: not refused: subrequest %s only looks up "
+                      "(the policy of %s is not met; refused if "
+                      "authentication is about to run)",
+                      ap_escape_logitem(r->pool, r->uri),
+                      ap_escape_logitem(r->pool, d->policy.where));
+    }
+    ls = apr_palloc(r->pool, sizeof(*ls));
+    ls->rf = rf;
+    ap_set_module_config(r->request_config, &upgrade_required_module, ls);
+    return DECLINED;
 }
+
+/* ------------------------------------------------------------------ */
+/* hooks                                                               */
 
 /* header_parser: main requests and internal redirects, with their final
  * per-directory configuration, after mod_setenvif's per-directory rules
@@ -334,220 +405,165 @@ static int upreq_header_parser(request_rec *r)
 {
     const upreq_dir_conf *d = upreq_dir(r);
 
-    if (d->policy.reqs <= 0
-        || upreq_decided_as(ap_get_module_config(r->request_config,
-                                                 &upgrade_required_module),
-                            &d->policy)) {
+    if (d->policy.reqs <= 0) {
+        return DECLINED;        /* the idle path: one look-up */
+    }
+    if (upreq_is_never_judged(r)) {
+        if (APLOGrdebug(r)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "UPREQ002: not refused: %s",
+                          r->proxyreq == PROXYREQ_PROXY
+                          ? "forward-proxy request" : "CONNECT");
+        }
         return DECLINED;
     }
-    return upreq_decide(r, d, "header_parser", 0);
+    if (upreq_is_error_document(r)) {
+        upreq_apply_pending(r->prev, 1);
+    }
+    if (!upreq_needs_decision(r, d)) {
+        return DECLINED;
+    }
+    return upreq_decide(r, d, "header_parser", 1);
 }
 
-/* post_perdir_config, subrequests (they run no header_parser), with their
- * final configuration.  One made by the main request's handler
- * (mod_include, mod_autoindex's header and readme, mod_dav's
+/* post_perdir_config: subrequests (they run no header_parser), with
+ * their final configuration.  One made once the main request's handler
+ * has started (mod_include, mod_autoindex's header and readme, mod_dav's
  * Destination) is served: judged now.  One made before it (mod_dir,
- * MultiViews, mod_rewrite -U/-F) only looks something up and is not
- * refused; its access hooks below answer 426 where access control would
- * otherwise answer 401 or 403. */
-static int upreq_judge_subrequest(request_rec *r, const upreq_dir_conf *d);
-
+ * MultiViews, mod_rewrite -U/-F) only looks something up: marked. */
 static int upreq_post_perdir_config(request_rec *r)
 {
     const upreq_dir_conf *d;
 
-    if (r->main == NULL || (d = upreq_dir(r))->policy.reqs <= 0) {
-        return DECLINED;        /* the common path: nothing on the stack */
+    if (r->main == NULL || (d = upreq_dir(r))->policy.reqs <= 0
+        || upreq_is_never_judged(r)) {
+        return DECLINED;
     }
     return upreq_judge_subrequest(r, d);
 }
 
-static UPREQ_NOINLINE int upreq_judge_subrequest(request_rec *r,
-                                                 const upreq_dir_conf *d)
+/* check_authn, first: a lookup whose policy fails gets its 426 before
+ * authentication could invite credentials (mod_dir passes a lookup's
+ * 401 on to the client). */
+static int upreq_check_authn(request_rec *r)
 {
-    upreq_req *mst = ap_get_module_config(
-                         upreq_main_request(r)->request_config,
-                         &upgrade_required_module);
-    upreq_req *st;
-    upreq_verdict v = { 0 };
+    const upreq_lookup_state *ls;
 
-    if (!upreq_fails(r, d, &v)) {
+    if (r->main == NULL || (ls = ap_get_module_config(
+                                r->request_config,
+                                &upgrade_required_module)) == NULL) {
         return DECLINED;
     }
-    if (mst && mst->in_handler) {
-        if (upreq_report_only(d)) {
-            upreq_report(r, d, &v, 0);
-            return DECLINED;
-        }
-        upreq_keep_pending(r, d, &v);
-        return upreq_refuse(r, d, &v, 1);
-    }
-    if (upreq_report_only(d)) {
-        return DECLINED;        /* a lookup is never refused anyway */
-    }
-    if (APLOGrdebug(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "UPREQ002: not refused: subrequest %s only looks up "
-                      "(the policy of %s is not met; refused only where "
-                      "access control would refuse it)",
-                      ap_escape_logitem(r->pool, r->uri),
-                      ap_escape_logitem(r->pool, d->policy.where));
-    }
-    st = upreq_state(r);
-    st->lookup_fails = 1;
-    st->v = v;
-    return DECLINED;
-}
-
-/* A lookup subrequest that fails its policy is about to face access
- * control: 426 where access control would refuse it, so that no 401 or
- * 403 (which mod_dir passes on) comes before the 426 of the policy. */
-static int upreq_refuse_lookup(request_rec *r, upreq_req *st)
-{
-    const upreq_dir_conf *d = upreq_dir(r);
-
     if (APLOGrdebug(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "UPREQ007: lookup of %s fails the policy of %s and "
-                      "would be refused by access control: 426 instead",
+                      "is about to be authenticated: refused",
                       ap_escape_logitem(r->pool, r->uri),
-                      ap_escape_logitem(r->pool, d->policy.where));
+                      ap_escape_logitem(r->pool, ls->rf.d->policy.where));
     }
-    upreq_keep_pending(r, d, &st->v);
-    return upreq_refuse(r, d, &st->v, 1);
+    upreq_keep_pending(r, &ls->rf);
+    return upreq_answer(r, &ls->rf, UPREQ_REFUSED, "check_authn");
 }
 
-/* access_checker and access_checker_ex, first: ask the other access
- * hooks what they would answer (once; this hook declines meanwhile),
- * and answer 426 where they would refuse. */
-static int upreq_probe_access(request_rec *r, int (*run)(request_rec *))
-{
-    upreq_req *st = r->main ? ap_get_module_config(r->request_config,
-                                                   &upgrade_required_module)
-                            : NULL;
-    int rv;
-
-    if (st == NULL || !st->lookup_fails || st->probing) {
-        return DECLINED;
-    }
-    st->probing = 1;
-    rv = run(r);
-    st->probing = 0;
-    return ap_is_HTTP_ERROR(rv) ? upreq_refuse_lookup(r, st) : DECLINED;
-}
-
-static int upreq_access_checker(request_rec *r)
-{
-    return upreq_probe_access(r, ap_run_access_checker);
-}
-
-static int upreq_access_checker_ex(request_rec *r)
-{
-    return upreq_probe_access(r, ap_run_access_checker_ex);
-}
-
-/* check_authn, first: authentication would invite credentials. */
-static int upreq_check_authn(request_rec *r)
-{
-    upreq_req *st = r->main ? ap_get_module_config(r->request_config,
-                                                   &upgrade_required_module)
-                            : NULL;
-
-    return (st && st->lookup_fails) ? upreq_refuse_lookup(r, st) : DECLINED;
-}
-
-/* insert_error_filter: a 426 that a subrequest decided and a module
+/* insert_error_filter: a status that a subrequest decided and a module
  * passed on through ap_die() gets its fields and page here, before
- * ap_send_error_response() reads them. */
+ * ap_send_error_response() reads them; a main request that ends with an
+ * error before its handler is counted here. */
 static void upreq_insert_error_filter(request_rec *r)
 {
     if (r->main == NULL) {
         upreq_apply_pending(r, 1);
+        upreq_count_final(r);
     }
 }
 
-/* Is r the ErrorDocument request of a 426 of ours? */
-static int upreq_is_our_error_document(const request_rec *r)
+/* log_transaction: a request that ended without a handler and without
+ * an error response of httpd's (a module's DONE) is counted at last. */
+static int upreq_log_transaction(request_rec *r)
 {
-    return r->prev && apr_table_get(r->prev->notes, UPREQ_NOTE) != NULL;
+    if (r->main == NULL) {
+        upreq_count_final(r);
+    }
+    return DECLINED;
 }
 
-/* handler, before core_upgrade_handler can switch protocols:
- * - from here on, the main request's subrequests are served;
- * - the ErrorDocument request of our 426 inherits the refused request's
- *   headers; its Upgrade offer is hidden (in a copy: the original's
- *   logged headers stay) so that it is never switched to h2c, nor
- *   upgraded by a proxy;
- * - mod_dir's index and mod_negotiation's variant arrive through
- *   ap_internal_fast_redirect(), which installs the subrequest's
- *   per-directory configuration after header_parser: the final
- *   configuration is that one, so its policy is decided here. */
+/* The error document of our own refusal: it inherits the refused
+ * request's headers; its Upgrade offer is hidden (in a copy: the
+ * original's logged headers stay) so that it is never switched to h2c,
+ * nor upgraded by a proxy.  The variable that ap_die() renamed before a
+ * subrequest's refusal reached the main request is set here. */
+static void upreq_prepare_error_document(request_rec *r)
+{
+    if (!apr_table_get(r->subprocess_env, "REDIRECT_" UPREQ_ENV)) {
+        apr_table_setn(r->subprocess_env, "REDIRECT_" UPREQ_ENV,
+                       apr_table_get(r->prev->notes, UPREQ_NOTE));
+    }
+    if (apr_table_get(r->headers_in, "Upgrade")) {
+        r->headers_in = apr_table_copy(r->pool, r->headers_in);
+        apr_table_unset(r->headers_in, "Upgrade");
+    }
+}
+
+/* handler, before core_upgrade_handler can switch protocols: from here
+ * on, the main request's subrequests are served; mod_dir's index and
+ * FallbackResource and mod_negotiation's variant arrive through
+ * ap_internal_fast_redirect(), which installs another URI and
+ * per-directory configuration after header_parser: decided again. */
 static int upreq_handler(request_rec *r)
 {
-    upreq_req *st;
+    upreq_main_state *st;
     const upreq_dir_conf *d;
 
     if (r->main) {
         return DECLINED;
     }
-    if (r->prev && r->prev->status == HTTP_UPGRADE_REQUIRED) {
-        /* a local ErrorDocument of a 426 from a subrequest: ap_die() has
-         * renamed the variables already */
+    if (upreq_is_error_document(r)) {
         upreq_apply_pending(r->prev, 1);
-        if (upreq_is_our_error_document(r)
-            && !apr_table_get(r->subprocess_env, "REDIRECT_" UPREQ_ENV)) {
-            apr_table_setn(r->subprocess_env, "REDIRECT_" UPREQ_ENV,
-                           apr_table_get(r->prev->notes, UPREQ_NOTE));
-        }
+        upreq_count_final(r->prev);
     }
     if (upreq_is_our_error_document(r)) {
-        if (apr_table_get(r->headers_in, "Upgrade")) {
-            r->headers_in = apr_table_copy(r->pool, r->headers_in);
-            apr_table_unset(r->headers_in, "Upgrade");
-        }
+        upreq_prepare_error_document(r);
         return DECLINED;
     }
     d = upreq_dir(r);
-    st = ap_get_module_config(r->request_config, &upgrade_required_module);
+    if (upreq_needs_decision(r, d)) {
+        int rv = upreq_decide(r, d, "handler", 1);
+
+        if (rv != DECLINED) {
+            return rv;
+        }
+    }
+    st = (upreq_main_state *)upreq_main_peek(r);
     if (st == NULL) {
-        /* from now on, subrequests are served (upreq_post_perdir_config) */
         ap_set_module_config(r->request_config, &upgrade_required_module,
                              (void *)&upreq_handler_started);
-    }
-    else if (st != &upreq_handler_started) {
-        st->in_handler = 1;
-        st->pending = NULL;     /* a lookup's refusal was not used */
-    }
-    if (d->policy.reqs <= 0 || (st && st->h2c_offer)
-        || upreq_decided_as(st, &d->policy)) {
         return DECLINED;
     }
-    return upreq_decide(r, d, "handler", 0);
+    if (st != &upreq_handler_started) {
+        st->in_handler = 1;
+        st->pending = NULL;     /* a lookup's refusal was not used */
+        if (!st->h2c_offer) {
+            upreq_count(r, st);
+        }
+    }
+    return DECLINED;
 }
 
 /* handler, right after core_upgrade_handler: a let-through h2c upgrade
  * that reaches this point was not switched, so it is refused after all;
- * an ErrorDocument for our 426 loses the Upgrade/Connection fields that
- * core_upgrade_handler announces on a connection's first request, so
- * only ours are sent. */
-static UPREQ_NOINLINE int upreq_refuse_unswitched_h2c(request_rec *r,
-                                                       upreq_req *st)
-{
-    upreq_verdict v = { .failed = UPREQ_R_HTTP2,
-                        .why = "h2c upgrade not switched",
-                        .tls = upreq_tls_state(r) };
-
-    st->h2c_offer = 0;
-    return upreq_answer(r, upreq_dir(r), &v, "after core_upgrade_handler");
-}
-
+ * an error document of our refusal loses the Upgrade/Connection fields
+ * that core_upgrade_handler announces on a connection's first request,
+ * so only ours are sent. */
 static int upreq_handler_after_core(request_rec *r)
 {
-    upreq_req *st = ap_get_module_config(r->request_config,
-                                         &upgrade_required_module);
+    const upreq_main_state *st = r->main ? NULL : upreq_main_peek(r);
 
-    if (st && st->h2c_offer && !r->main) {
-        return upreq_refuse_unswitched_h2c(r, st);
+    if (st && st != &upreq_handler_started && st->h2c_offer) {
+        int rv = upreq_decide(r, upreq_dir(r), "after core_upgrade_handler",
+                              0);
+
+        upreq_count(r, (upreq_main_state *)st);
+        return rv;
     }
     if (upreq_is_our_error_document(r)) {
         apr_table_unset(r->headers_out, "Upgrade");
@@ -558,18 +574,10 @@ static int upreq_handler_after_core(request_rec *r)
 
 static void upreq_register_hooks(apr_pool_t *p)
 {
-    static const char *const translators[] = {
-        "mod_alias.c", "mod_rewrite.c", "mod_proxy.c", "mod_userdir.c",
-        "mod_vhost_alias.c", NULL
-    };
     static const char *const after_setenvif[] = { "mod_setenvif.c", NULL };
     static const char *const core[] = { "core.c", NULL };
 
     (void)p;
-    /* the early decision: after every translator that may claim the
-     * request or change its URI, before core maps it to a file */
-    ap_hook_translate_name(upreq_translate_name, translators, NULL,
-                           APR_HOOK_LAST);
     /* subrequests: their final configuration, before access control */
     ap_hook_post_perdir_config(upreq_post_perdir_config, NULL, NULL,
                                APR_HOOK_MIDDLE);
@@ -577,11 +585,7 @@ static void upreq_register_hooks(apr_pool_t *p)
      * before access control and all fixups (mod_rewrite, mod_alias) */
     ap_hook_header_parser(upreq_header_parser, after_setenvif, NULL,
                           APR_HOOK_FIRST);
-    /* lookup subrequests: before every access hook that could refuse */
-    ap_hook_check_access(upreq_access_checker, NULL, NULL,
-                         APR_HOOK_REALLY_FIRST, AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_check_access_ex(upreq_access_checker_ex, NULL, NULL,
-                            APR_HOOK_REALLY_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    /* lookup subrequests: before any authentication module */
     ap_hook_check_authn(upreq_check_authn, NULL, NULL, APR_HOOK_REALLY_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     /* before core_upgrade_handler (REALLY_FIRST) may switch protocols */
@@ -589,16 +593,18 @@ static void upreq_register_hooks(apr_pool_t *p)
     /* right after it, before any content handler */
     ap_hook_handler(upreq_handler_after_core, core, NULL,
                     APR_HOOK_REALLY_FIRST);
-    /* a 426 that a subrequest decided gets its fields before it is sent:
-     * through ap_die(), or past it (upreq_pending_filter, before the
+    /* a status that a subrequest decided gets its fields before it is
+     * sent: through ap_die(), or past it (upreq_pending_filter, before the
      * HTTP header filter) */
     ap_hook_insert_error_filter(upreq_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
+    /* the count of a request that ended in neither of the above */
+    ap_hook_log_transaction(upreq_log_transaction, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
     upreq_pending_filter_handle =
         ap_register_output_filter("UPGRADE_REQUIRED_PENDING",
                                   upreq_pending_filter, NULL,
                                   AP_FTYPE_PROTOCOL - 1);
-    upreq_response_init();
     /* under apachectl -t too */
     ap_hook_check_config(upreq_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(upreq_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -53,15 +53,6 @@
 
 #define UPREQ_TLS_DEFAULT_MINOR 2   /* bare "TLS" advertises TLS/1.2 */
 
-/* the per-directory settings, as bits: which came from a <Location>
- * (upreq_dir_conf.from_location), which a <Directory>, <Files>, <Proxy>
- * or .htaccess may set in a virtual host (upreq_srv_conf.dir_sets) */
-#define UPREQ_F_POLICY      0x01    /* UpgradeRequired */
-#define UPREQ_F_HEADER      0x02    /* UpgradeRequiredHeader */
-#define UPREQ_F_REDIRECT    0x04    /* UpgradeRequiredRedirect */
-#define UPREQ_F_REPORT      0x08    /* UpgradeRequiredReportOnly */
-#define UPREQ_F_ALL         0x0f
-
 #define UPREQ_REPORT_ENV    "UPGRADE_REQUIRED_REPORT"
 
 /* ------------------------------------------------------------------ */
@@ -79,9 +70,8 @@ typedef struct {
     int redirect;           /* UpgradeRequiredRedirect: 301, 302, 307,
                              * 308, 0 Off, UPREQ_UNSET */
     int report_only;        /* UpgradeRequiredReportOnly; UPREQ_UNSET */
-    int from_location;      /* UPREQ_F_* of the values above that were
-                             * set in a <Location>: final once the first
-                             * Location walk is done */
+    int tls_status;         /* UpgradeRequiredTLSStatus: 426 or 403;
+                             * UPREQ_UNSET */
 } upreq_dir_conf;
 
 typedef struct {
@@ -95,13 +85,6 @@ typedef struct {
                              * (post_config) https:// and the ServerName */
     const char *https_html; /* set at start-up: https_url, HTML-escaped */
     int wants_http2;        /* an HTTP/2 requirement is configured here */
-    const char *not_early;  /* set at start-up, never merged: why the
-                             * first Location walk's policy may differ
-                             * from the final one in this virtual host
-                             * (README: "Where it acts"); NULL: it cannot */
-    int dir_sets;           /* set at start-up, never merged: UPREQ_F_* that
-                             * sections merged before <Location> (or
-                             * .htaccess) set in this virtual host */
 } upreq_srv_conf;
 
 /* the TLS state of a connection, looked up once per connection */
@@ -111,39 +94,66 @@ typedef struct {
     const char *protocol;   /* SSL_PROTOCOL as the TLS module says it */
 } upreq_conn_tls;
 
-/* what one evaluation found; lives on the stack */
+/* What one evaluation of a policy found, filled completely by
+ * upreq_evaluate() and read-only afterwards. */
 typedef struct {
     int failed;             /* UPREQ_R_* bits that are not met */
-    int h2c_candidate;      /* a valid h2c upgrade request, let through */
+    int h2c_candidate;      /* a valid h2c upgrade offer, let through */
+    int acme;               /* an ACME HTTP-01 validation (exempt from
+                             * TLS where UpgradeRequiredAcmeExempt is On) */
+    int handshake;          /* a WebSocket opening handshake */
     int via_proxy;          /* the TCP peer is a trusted proxy */
+    int proxy_says_tls;     /* ... and its headers say https */
     int tls_too_old;        /* TLS failed for its version, not for its
                              * absence: the client is on TLS already */
-    const char *tls_used;   /* then the version it uses, NULL unknown */
-    const char *why;        /* what decided, for logs */
+    const char *why;        /* what decided TLS, for logs */
     conn_rec *peer;         /* the connection whose TCP peer TLS was
-                             * judged on, NULL when TLS was not checked */
-    const upreq_conn_tls *tls;
+                             * judged on, NULL when TLS was not asked */
+    const upreq_conn_tls *tls;  /* the client connection's TLS state */
 } upreq_verdict;
 
-/* a refusal decided in a subrequest, for its main request (which owns
- * it: mod_dir destroys the subrequest) */
-typedef struct {
-    upreq_dir_conf d;
-    upreq_verdict v;
-} upreq_pending;
+/* What the module does with a request that a policy judged: its outcome
+ * (and the counters' label) */
+typedef enum {
+    UPREQ_MET,              /* every requirement holds */
+    UPREQ_REFUSED,          /* the 426 (or 403: UpgradeRequiredTLSStatus) */
+    UPREQ_REDIRECTED,       /* a browser's navigation sent to https */
+    UPREQ_REPORTED,         /* UpgradeRequiredReportOnly: logged only */
+    UPREQ_EXEMPT            /* ACME or no-upgrade-required let it through */
+} upreq_outcome;
 
-/* per-request state in request_config, made when a policy applies */
+/* An answer other than "go on": what its response is made of */
 typedef struct {
-    const upreq_policy *decided; /* met under this policy already */
+    const upreq_dir_conf *d;
+    upreq_verdict v;
+    int failed;             /* the UPREQ_R_* refused: v.failed less what
+                             * an exemption let through */
+    int status;             /* 426, 403 (UpgradeRequiredTLSStatus), or a
+                             * redirect's */
+} upreq_refusal;
+
+/* Per-request state of a main request (or internal redirect), in its
+ * request_config, made when a policy judges it or a subrequest of it is
+ * refused */
+typedef struct {
+    const char *uri;        /* the URI and the per-directory configuration */
+    const struct ap_conf_vector_t *conf;    /* it was last decided on */
+    upreq_refusal last;     /* that decision ... */
+    upreq_outcome outcome;  /* ... and its outcome */
+    int judged;             /* a policy judged it: last/outcome are set */
+    int counted;            /* the last decision is counted */
     int h2c_offer;          /* a let-through h2c upgrade: refused after
                              * core_upgrade_handler if not switched */
-    int in_handler;         /* main request: its handler has started, so
-                             * its subrequests are served, not lookups */
-    int lookup_fails;       /* lookup subrequest: its policy fails */
-    int probing;            /* access hook: asking the others first */
-    upreq_verdict v;        /* lookup subrequest: what failed */
-    upreq_pending *pending; /* main request: a subrequest's refusal */
-} upreq_req;
+    int in_handler;         /* its handler has started: its subrequests
+                             * are served, not lookups */
+    upreq_refusal *pending; /* a subrequest's refusal, which the main
+                             * request may answer with */
+} upreq_main_state;
+
+/* Per-request state of a lookup subrequest whose policy fails */
+typedef struct {
+    upreq_refusal rf;
+} upreq_lookup_state;
 
 extern module AP_MODULE_DECLARE_DATA upgrade_required_module;
 
@@ -157,6 +167,7 @@ int upreq_proxy_headers(const upreq_srv_conf *sc);
 int upreq_acme_exempt(const upreq_srv_conf *sc);
 int upreq_redirect(const upreq_dir_conf *d);
 int upreq_report_only(const upreq_dir_conf *d);
+int upreq_tls_status(const upreq_dir_conf *d);
 int upreq_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s);
 int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -172,13 +183,11 @@ void upreq_retrieve_optional_fn(void);
 #endif
 
 /* upreq_response.c */
-void upreq_response_init(void);
 const char *upreq_log_reason(request_rec *r, const upreq_verdict *v);
-int upreq_refuse(request_rec *r, const upreq_dir_conf *d, upreq_verdict *v,
-                 int page);
-int upreq_redirect_to_https(request_rec *r, const upreq_dir_conf *d,
-                            const upreq_verdict *v);
-void upreq_report(request_rec *r, const upreq_dir_conf *d,
-                  upreq_verdict *v, int would_redirect);
+void upreq_refuse(request_rec *r, const upreq_refusal *rf, int page);
+void upreq_redirect_to_https(request_rec *r, const upreq_refusal *rf);
+void upreq_report(request_rec *r, const upreq_refusal *rf,
+                  int would_redirect);
+void upreq_log_refusal(request_rec *r, const upreq_refusal *rf);
 
 #endif /* UPREQ_H */

@@ -43,31 +43,43 @@ static int upreq_equal_nocase(const char *a, size_t alen, const char *b)
     return b[alen] == '\0';
 }
 
+const upreq_requirement upreq_requirements[UPREQ_N_REQUIREMENTS] = {
+    { UPREQ_R_TLS, "TLS", "TLS/1.2, HTTP/1.1", NULL },
+    { UPREQ_R_HTTP11, "HTTP/1.1", "HTTP/1.1",
+      "<p>This resource requires HTTP/1.1 or newer. Please repeat the "
+      "request with HTTP/1.1.</p>\n" },
+    { UPREQ_R_HTTP2, "HTTP/2", "HTTP/2.0",
+      "<p>This resource is only available over HTTP/2. Please repeat the "
+      "request with an HTTP/2 client.</p>\n" },
+    { UPREQ_R_WS, "websocket", "websocket",
+      "<p>This resource is a WebSocket endpoint. Please connect with a "
+      "WebSocket client (RFC 6455, Sec-WebSocket-Version 13).</p>\n" },
+};
+
 int upreq_parse_requirement(const char *word, int *bit, int *tls_minor)
 {
-    static const struct {
-        const char *word;
-        int bit;
-        int minor;
-    } words[] = {
-        { "TLS", UPREQ_R_TLS, UPREQ_TLS_ANY },
-        { "TLS/1.0", UPREQ_R_TLS, 0 },
-        { "TLS/1.1", UPREQ_R_TLS, 1 },
-        { "TLS/1.2", UPREQ_R_TLS, 2 },
-        { "TLS/1.3", UPREQ_R_TLS, 3 },
-        { "HTTP/1.1", UPREQ_R_HTTP11, 0 },
-        { "HTTP/2", UPREQ_R_HTTP2, 0 },
-        { "websocket", UPREQ_R_WS, 0 },
-    };
     size_t i, len = strlen(word);
 
     if (upreq_equal_nocase(word, len, "Off")) {
         return -1;
     }
-    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (upreq_equal_nocase(word, len, words[i].word)) {
-            *bit = words[i].bit;
-            *tls_minor = words[i].minor;
+    for (i = 0; i < UPREQ_N_REQUIREMENTS; i++) {
+        const upreq_requirement *q = &upreq_requirements[i];
+        size_t klen = strlen(q->keyword);
+
+        if (upreq_equal_nocase(word, len, q->keyword)) {
+            *bit = q->bit;
+            *tls_minor = UPREQ_TLS_ANY;
+            return 1;
+        }
+        /* TLS/1.0 .. TLS/1.3 */
+        if (q->bit == UPREQ_R_TLS && len == klen + 4
+            && upreq_equal_nocase(word, klen, q->keyword)
+            && word[klen] == '/' && word[klen + 1] == '1'
+            && word[klen + 2] == '.' && word[klen + 3] >= '0'
+            && word[klen + 3] <= '3') {
+            *bit = q->bit;
+            *tls_minor = word[klen + 3] - '0';
             return 1;
         }
     }

@@ -9,12 +9,32 @@
 
 #include <stddef.h>
 
-/* Requirement bits of "UpgradeRequired"; their order is the order in which
- * the tokens of failed requirements are listed in one 426 (README). */
+/* The requirements of "UpgradeRequired", one row each, in the order in
+ * which the tokens of failed requirements are listed in one 426 (SPEC):
+ * TLS (or a minimum TLS version), HTTP version, websocket.  The keyword,
+ * the Upgrade token, the page's paragraph and the log word all come from
+ * here; a new requirement is one row plus its evaluation. */
 #define UPREQ_R_TLS      0x01   /* TLS, possibly with a minimum version */
 #define UPREQ_R_HTTP11   0x02   /* HTTP/1.1 or newer */
 #define UPREQ_R_HTTP2    0x04   /* HTTP/2 or newer */
 #define UPREQ_R_WS       0x08   /* a WebSocket opening handshake */
+#define UPREQ_R_HTTP_VERSION (UPREQ_R_HTTP11 | UPREQ_R_HTTP2)
+
+typedef struct {
+    int bit;                    /* UPREQ_R_* */
+    const char *keyword;        /* UpgradeRequired's word, the log word;
+                                 * TLS also takes "/1.0" .. "/1.3" */
+    const char *token;          /* its Upgrade token (TLS: by version;
+                                 * HTTP/2: h2c where it is offered) */
+    const char *paragraph;      /* its paragraph of the 426 page; NULL:
+                                 * written by the response (TLS's link) */
+} upreq_requirement;
+
+#define UPREQ_N_REQUIREMENTS 4
+extern const upreq_requirement upreq_requirements[UPREQ_N_REQUIREMENTS];
+
+/* the keywords as help strings and configuration errors list them */
+#define UPREQ_KEYWORDS "TLS, TLS/1.0-1.3, HTTP/1.1, HTTP/2, websocket"
 
 /* TLS versions as minor numbers of "TLS/1.x": 0..3; UPREQ_TLS_ANY for a
  * bare "TLS", UPREQ_TLS_UNKNOWN for a protocol name we cannot rank. */

@@ -170,21 +170,20 @@ static int upreq_peer_is_trusted(conn_rec *c, const upreq_srv_conf *sc)
 static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
                             const upreq_srv_conf *sc, upreq_verdict *v)
 {
-    const upreq_conn_tls *t = upreq_tls_state(r);
+    const upreq_conn_tls *t = v->tls;
     int says = -1;
 
-    v->tls = t;
     v->peer = upreq_client_conn(r);
     if (upreq_peer_is_trusted(v->peer, sc)) {
         v->via_proxy = 1;
         says = upreq_proxy_says_tls(r, sc, &v->why);
+        v->proxy_says_tls = (says == 1);
     }
     if (says == -1 && t->is_tls) {
         v->why = "TLS connection";
         if (pol->tls_minor != UPREQ_TLS_ANY && t->minor < pol->tls_minor) {
             v->failed |= UPREQ_R_TLS;
             v->tls_too_old = 1;
-            v->tls_used = t->protocol;
             v->why = "TLS version too old or unknown";
         }
     }
@@ -258,30 +257,37 @@ static int upreq_is_h2c_upgrade(request_rec *r, const upreq_verdict *v)
 }
 
 /* What an ACME HTTP-01 validation can be (RFC 8555 §8.3): GET or HEAD of
- * the challenge prefix and one base64url token, nothing more. */
-static int upreq_is_acme_challenge(request_rec *r, const upreq_srv_conf *sc)
+ * the challenge prefix and one base64url token, with no query string;
+ * asked of the URI the request has now, which is the one served. */
+static int upreq_is_acme_challenge(request_rec *r)
 {
     static const apr_size_t plen = sizeof(UPREQ_ACME_PREFIX) - 1;
     const char *t;
 
-    if (!upreq_acme_exempt(sc) || !r->uri
-        || (r->method_number != M_GET)   /* HEAD is M_GET too */
+    if (r->method_number != M_GET       /* HEAD is M_GET too */
+        || r->args != NULL || !r->uri
         || strncmp(r->uri, UPREQ_ACME_PREFIX, plen) != 0) {
         return 0;
     }
     t = r->uri + plen;
-    /* the token as sent: no %-escape, which httpd would have decoded */
+    /* the token as sent: no %-escape, which httpd would have decoded, and
+     * nothing after it (a '?' with nothing behind leaves r->args NULL) */
     return *t && t[strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                              "abcdefghijklmnopqrstuvwxyz0123456789-_")] == 0
-           && strcspn(r->unparsed_uri, "%?") == strcspn(r->unparsed_uri, "?");
+           && r->unparsed_uri && !ap_strchr_c(r->unparsed_uri, '%')
+           && !ap_strchr_c(r->unparsed_uri, '?');
 }
 
-/* Evaluate every requirement of the policy; sets v->failed. */
+/* Evaluate every requirement of the policy: fills v completely (it is
+ * read-only afterwards); exemptions are the caller's (upreq_outcome_of). */
 void upreq_evaluate(request_rec *r, const upreq_policy *pol,
                     const upreq_srv_conf *sc, upreq_verdict *v)
 {
-    if ((pol->reqs & UPREQ_R_TLS) && !upreq_is_acme_challenge(r, sc)) {
+    memset(v, 0, sizeof(*v));
+    v->tls = upreq_tls_state(r);
+    if (pol->reqs & UPREQ_R_TLS) {
         upreq_check_tls(r, pol, sc, v);
+        v->acme = upreq_acme_exempt(sc) && upreq_is_acme_challenge(r);
     }
     if ((pol->reqs & UPREQ_R_HTTP11) && r->proto_num < HTTP_VERSION(1, 1)) {
         v->failed |= UPREQ_R_HTTP11;
@@ -289,13 +295,11 @@ void upreq_evaluate(request_rec *r, const upreq_policy *pol,
     if ((pol->reqs & UPREQ_R_HTTP2) && r->proto_num < HTTP_VERSION(2, 0)) {
         v->failed |= UPREQ_R_HTTP2;
     }
-    if ((pol->reqs & UPREQ_R_WS) && !upreq_is_websocket_handshake(r)) {
-        v->failed |= UPREQ_R_WS;
+    if (pol->reqs & UPREQ_R_WS) {
+        v->handshake = upreq_is_websocket_handshake(r);
+        v->failed |= v->handshake ? 0 : UPREQ_R_WS;
     }
     if (v->failed == UPREQ_R_HTTP2) {
-        if (!v->tls) {
-            v->tls = upreq_tls_state(r);
-        }
         v->h2c_candidate = upreq_is_h2c_upgrade(r, v);
     }
 }

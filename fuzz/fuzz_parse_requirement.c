@@ -14,8 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         { "TLS", UPREQ_R_TLS, UPREQ_TLS_ANY },
         { "TLS/1.0", UPREQ_R_TLS, 0 }, { "TLS/1.1", UPREQ_R_TLS, 1 },
         { "TLS/1.2", UPREQ_R_TLS, 2 }, { "TLS/1.3", UPREQ_R_TLS, 3 },
-        { "HTTP/1.1", UPREQ_R_HTTP11, 0 }, { "HTTP/2", UPREQ_R_HTTP2, 0 },
-        { "websocket", UPREQ_R_WS, 0 },
+        { "HTTP/1.1", UPREQ_R_HTTP11, UPREQ_TLS_ANY },
+        { "HTTP/2", UPREQ_R_HTTP2, UPREQ_TLS_ANY },
+        { "websocket", UPREQ_R_WS, UPREQ_TLS_ANY },
     };
     char *in = fuzz_cstr(data, size);
     size_t len = strlen(in), i;

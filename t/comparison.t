@@ -1,7 +1,7 @@
 # What mod_upgrade_required answers, beside what httpd answers without it
 # (t/conf/comparison.conf.in): mod_ssl's SSLRequireSSL, and the recipe of
 # an <If> with "Redirect 426" and "Header always set Upgrade ...".  Every
-# cell of the comparison table of README.md is one assertion here.
+# cell of the comparison table of docs/comparison.md is one assertion here.
 #
 # The answers are the same on every httpd the suite runs on (2.4.37, 2.4.52,
 # 2.4.58, 2.4.62 through t/versions/run, and Debian's 2.4.71): SSLRequireSSL
@@ -144,7 +144,8 @@ sub cases {
       get => sub { h1("/$_[0]/h2/index.html") },
       want => {
         mod => '426; Upgrade: h2c; Connection: Upgrade, close; '
-             . 'body: module page',
+             . 'body: module page linking '
+             . 'https://cmp.example/mod/h2/index.html',
         recipe => '426; Upgrade: h2c; Connection: Upgrade, close; '
                 . "body: httpd's 426 page about SSL upgrade" } },
     { name => 'HTTP/2 required, h2c upgrade request',

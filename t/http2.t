@@ -26,9 +26,23 @@ sub is_426 {
     is_426_fields($r, $upgrade, $connection, $name);
     is_deeply [fields($r, 'Content-Length')], [length $r->{body}],
         "$name: Content-Length is the body length";
-    like $r->{body}, qr{only\ available\ over\ HTTP/2\.\ Please\ repeat
-                        \ the\ request\ with\ an\ HTTP/2\ client}x,
-        "$name: page asks for HTTP/2";
+    if ($name =~ /over TLS/) {
+        like $r->{body}, qr{only\ available\ over\ HTTP/2\.\ Please\ repeat
+                            \ the\ request\ with\ an\ HTTP/2\ client}x,
+            "$name: page asks for HTTP/2";
+        return;
+    }
+    # over cleartext a person is sent to https (browsers speak HTTP/2 over
+    # TLS only), and API clients are still told of HTTP/2 and h2c
+    like $r->{body}, qr{only\ available\ over\ HTTP/2\.\ Browsers\ use
+                        \ HTTP/2\ over\ TLS\ only:\ please\ use
+                        \ <a\ href="https://[^"/]+/h2/">https://[^<]+</a>
+                        \ instead\.\ Other\ clients\ may\ repeat\ the
+                        \ request\ with\ HTTP/2
+                        \Q${\($upgrade eq 'h2c'
+                              ? ' (h2c: an Upgrade to h2c, or prior knowledge)'
+                              : '')}\E\.</p>}x,
+        "$name: page sends people to https, tells clients of HTTP/2";
 }
 
 my $H2 = h2_served();

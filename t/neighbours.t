@@ -143,7 +143,7 @@ SKIP: {
 
 # ---------------------------------------------------------------- mod_md
 # mod_md's MDRequireHttps acts in post_read_request, before the module's
-# first look (translate_name): for its own domain a cleartext request is
+# decision (header_parser): for its own domain a cleartext request is
 # redirected, never refused.  It leaves all of /.well-known/ alone; there
 # the policy applies, except to ACME challenges.
 SKIP: {

@@ -108,7 +108,7 @@ ok t_cmp(field($r, 'Location'), 'http://elsewhere.example/redir/',
 # mod_alias and mod_rewrite rules
 # a redirect that mod_alias or mod_rewrite answers in translate_name: the
 # request never gets a final configuration, so no policy is read (README:
-# "never reaching the module"); the same in both builds (t/differential.t)
+# "never reaching the module")
 for my $u ('/cycle/loc/vhredir', '/cycle/loc/vhrw') {
     my $p = plain($u);
     ok t_cmp($p->{status}, 302, "server-level redirect $u over plain: 302");

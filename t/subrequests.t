@@ -5,7 +5,7 @@
 # another page.  A 426 that a subrequest decides and another module sends
 # on its own (mod_dav's error response) still carries the Upgrade field.
 # Lookups (DirectoryIndex, -U) are in t/request_cycle.t and
-# t/differential.t.  An httpd of its own, with a plain and a TLS listener.
+# t/policy_matrix.t.  An httpd of its own, with a plain and a TLS listener.
 use strict;
 use warnings FATAL => 'all';
 
