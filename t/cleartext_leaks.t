@@ -19,7 +19,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field curl
              h2_served $NO_H2);
 
-plan tests => 275,
+plan tests => 277,
     need need_module(qw(upgrade_required mod_ssl mod_http2 mod_dir
                         mod_negotiation mod_rewrite mod_include
                         mod_autoindex mod_setenvif mod_dav mod_dav_fs
@@ -334,15 +334,21 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     has($r, 'envdata', 'exempt page with include virtual over TLS');
 
     # mod_autoindex's header (a subrequest that runs) and readme (read from
-    # the file name a subrequest looked up)
+    # the file name a subrequest looked up); its listing asks a subrequest
+    # per entry, judged by the entry's own policy (TLS here: the exemption
+    # was the listing's), so a cleartext listing leaves the entry out (SPEC)
     $r = plain('clear_env', GET => '/public/list/', %h);
     is $r->{status}, 200, 'exempt listing over plain: 200';
-    like $r->{body}, qr/file\.txt/, 'exempt listing over plain: the entries';
+    like $r->{body}, qr{<title>Index of /public/list</title>},
+        'exempt listing over plain: the listing';
     lacks($r, 'header', 'exempt listing over plain');
     lacks($r, 'readme', 'exempt listing over plain');
+    unlike $r->{body}, qr/file\.txt/,
+        'exempt listing over plain: an entry under TLS is left out';
     $r = tls('clear_env_ssl', GET => '/public/list/', %h);
     has($r, 'header', 'listing over TLS');
     has($r, 'readme', 'listing over TLS');
+    like $r->{body}, qr/file\.txt/, 'listing over TLS: the entry';
 
     # an internal redirect (a per-directory RewriteRule) of an exempt
     # request is judged as what it became
