@@ -73,15 +73,21 @@ static const char *upreq_upgrade_value(request_rec *r,
 
 /* Where a person should go: the https authority of the virtual host
  * (UpgradeRequiredHTTPSURL, or https:// and the ServerName; never the
- * Host header) and the path and query as the client sent them; a target
- * that is not an absolute path ("*", absolute-form) gives the path of its
- * URL, or "/".  A request line holds no CR or LF: a Location needs no
- * escaping. */
+ * Host header) and the path and query as the client sent them, also when
+ * httpd made another request of it (an internal redirect: a front
+ * controller's rewrite); a target that is not an absolute path ("*",
+ * absolute-form) gives the path of its URL, or "/".  A request line holds
+ * no CR or LF: a Location needs no escaping. */
 static const char *upreq_https_url(request_rec *r)
 {
     const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
                                                     &upgrade_required_module);
-    const char *t = r->unparsed_uri;
+    const char *t;
+
+    while (r->main || r->prev) {
+        r = r->main ? r->main : r->prev;
+    }
+    t = r->unparsed_uri;
 
     if (!t || t[0] != '/') {
         t = apr_pstrcat(r->pool, (r->uri && r->uri[0] == '/')
