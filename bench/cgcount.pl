@@ -25,7 +25,7 @@ chdir '/' or die "chdir /: $!\n";
 # "  1,234 (12.34%)  < file.c:function (5x) [object]"  a caller
 # "  1,234 (12.34%)  *  file.c:function [object]"       the function
 my $line = qr{^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+([<*>])\s+(?:\S*:)?(\S+?)
-              (?:\s+\(\d+x\))?\s+\[(.*)\]\s*$}x;
+              (?:\s+\([\d,]+x\))?\s+\[(.*)\]\s*$}x;
 
 for my $file (@ARGV) {
     $file =~ m{^/} or die "cgcount: $file: give an absolute path\n";
