@@ -29,6 +29,7 @@
 #include <limits.h>      /* PATH_MAX */
 
 #include "upreq_parse.h"
+#include "upreq_nets.h"
 
 /* ap_ssl_conn_is_ssl()/ap_ssl_var_lookup() came with 2.4.47 (MMN
  * 20120211.102); UPREQ_FORCE_SSL_OPTIONAL_FN builds the fallback to
@@ -75,8 +76,9 @@ typedef struct {
 } upreq_dir_conf;
 
 typedef struct {
-    apr_array_header_t *proxies; /* apr_ipsubnet_t *; NULL unset; a vhost's
-                                  * list replaces the main server's */
+    upreq_nets *proxies;    /* UpgradeRequiredTrustedProxy, sorted and
+                             * merged ranges; NULL unset; a vhost's list
+                             * replaces the main server's */
     int proxy_headers;      /* UPREQ_PH_* bits; UPREQ_UNSET */
     int proxy_tls;          /* UpgradeRequiredProxyTLS; UPREQ_UNSET */
     int acme_exempt;        /* UpgradeRequiredAcmeExempt; UPREQ_UNSET */

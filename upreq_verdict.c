@@ -67,42 +67,35 @@ const upreq_conn_tls *upreq_tls_state(request_rec *r)
 /* ------------------------------------------------------------------ */
 /* request-time helpers: trusted proxies                               */
 
-static int upreq_sockaddr_is_trusted(const apr_array_header_t *proxies,
-                                     apr_sockaddr_t *sa)
+/* apr_ipsubnet_test()'s answer over the whole set, by a binary search:
+ * an IPv4-mapped IPv6 peer is in the set's IPv4 networks (upreq_nets.h) */
+static int upreq_sockaddr_is_trusted(const upreq_nets *proxies,
+                                     const apr_sockaddr_t *sa)
 {
-    apr_ipsubnet_t *const *subs = (apr_ipsubnet_t *const *)proxies->elts;
-    int i;
-
-    for (i = 0; i < proxies->nelts; i++) {
-        if (apr_ipsubnet_test(subs[i], sa)) {
-            return 1;
-        }
+    if (sa->family == APR_INET) {
+        return upreq_nets_has_ipv4(proxies, (const unsigned char *)
+                                            &sa->sa.sin.sin_addr);
     }
+#if APR_HAVE_IPV6
+    if (sa->family == APR_INET6) {
+        return upreq_nets_has_ipv6(proxies, sa->sa.sin6.sin6_addr.s6_addr);
+    }
+#endif
     return 0;
 }
 
 typedef struct {
-    const apr_array_header_t *proxies;
-    apr_pool_t *pool;
+    const upreq_nets *proxies;
+    apr_pool_t *pool;           /* unused: a literal needs no sockaddr */
 } upreq_trust_ctx;
 
-/* upreq_trust_fn for Forwarded "for" values; ip is a literal already */
+/* upreq_trust_fn for Forwarded "for" values; ip is a literal already,
+ * and only a numeric one can be in the set: no DNS */
 static int upreq_ip_is_trusted(void *vctx, const char *ip)
 {
-    upreq_trust_ctx *ctx = vctx;
-    unsigned char buf[16];
-    apr_sockaddr_t *sa;
+    const upreq_trust_ctx *ctx = vctx;
 
-    /* only numeric literals reach apr_sockaddr_info_get: no DNS */
-    if (inet_pton(AF_INET, ip, buf) != 1
-        && inet_pton(AF_INET6, ip, buf) != 1) {
-        return 0;
-    }
-    if (apr_sockaddr_info_get(&sa, ip, APR_UNSPEC, 0, 0, ctx->pool)
-        != APR_SUCCESS) {
-        return 0;
-    }
-    return upreq_sockaddr_is_trusted(ctx->proxies, sa);
+    return upreq_nets_has_ip(ctx->proxies, ip);
 }
 
 /* The TLS verdict of the proxy headers of a request from a trusted peer:
