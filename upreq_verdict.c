@@ -84,18 +84,11 @@ static int upreq_sockaddr_is_trusted(const upreq_nets *proxies,
     return 0;
 }
 
-typedef struct {
-    const upreq_nets *proxies;
-    apr_pool_t *pool;           /* unused: a literal needs no sockaddr */
-} upreq_trust_ctx;
-
 /* upreq_trust_fn for Forwarded "for" values; ip is a literal already,
  * and only a numeric one can be in the set: no DNS */
-static int upreq_ip_is_trusted(void *vctx, const char *ip)
+static int upreq_ip_is_trusted(void *proxies, const char *ip)
 {
-    const upreq_trust_ctx *ctx = vctx;
-
-    return upreq_nets_has_ip(ctx->proxies, ip);
+    return upreq_nets_has_ip(proxies, ip);
 }
 
 /* The TLS verdict of the proxy headers of a request from a trusted peer:
@@ -118,9 +111,8 @@ static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
         return -1;
     }
     if (fwd) {
-        upreq_trust_ctx ctx = { sc->proxies, r->pool };
-
-        switch (upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted, &ctx)) {
+        switch (upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted,
+                                       (void *)sc->proxies)) {
         case UPREQ_FWD_TLS:
             *why = "Forwarded says https";
             break;
