@@ -71,38 +71,33 @@ static const char *upreq_upgrade_value(request_rec *r,
 /* ------------------------------------------------------------------ */
 /* the page                                                            */
 
-/* Where a person should go: the https authority of the virtual host
- * (UpgradeRequiredHTTPSURL, or https:// and the ServerName; never the
- * Host header) and the path and query as the client sent them, also when
- * httpd made another request of it (an internal redirect: a front
- * controller's rewrite); a target that is not an absolute path ("*",
- * absolute-form) gives the path of its URL, or "/".  A request line holds
- * no CR or LF: a Location needs no escaping. */
-static const char *upreq_https_url(request_rec *r)
+/* What the client asked for, to be asked for again over https: the path
+ * and query as sent, also when httpd made another request of it (an
+ * internal redirect: a front controller's rewrite); a target that is
+ * not an absolute path ("*", absolute-form) gives the path of its URL, or
+ * "/".  A request line holds no CR or LF: a Location needs no escaping. */
+static const char *upreq_client_target(request_rec *r)
 {
-    const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
-                                                    &upgrade_required_module);
-    const char *t;
-
     while (r->main || r->prev) {
         r = r->main ? r->main : r->prev;
     }
-    t = r->unparsed_uri;
-
-    if (!t || t[0] != '/') {
-        t = apr_pstrcat(r->pool, (r->uri && r->uri[0] == '/')
-                                 ? ap_escape_uri(r->pool, r->uri) : "/",
-                        r->args ? "?" : "", r->args ? r->args : "", NULL);
+    if (r->unparsed_uri && r->unparsed_uri[0] == '/') {
+        return r->unparsed_uri;
     }
-    return apr_pstrcat(r->pool, sc->https_url, t, NULL);
+    return apr_pstrcat(r->pool, (r->uri && r->uri[0] == '/')
+                                ? ap_escape_uri(r->pool, r->uri) : "/",
+                       r->args ? "?" : "", r->args ? r->args : "", NULL);
 }
 
-static const char *upreq_page_link(request_rec *r)
+/* The https address people are sent to: the virtual host's
+ * (UpgradeRequiredHTTPSURL, or https:// and the ServerName; never the
+ * Host header), HTML-escaped for the page or not (html). */
+static const char *upreq_https_authority(request_rec *r, int html)
 {
-    const char *url = ap_escape_html2(r->pool, upreq_https_url(r), 1);
+    const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &upgrade_required_module);
 
-    return apr_pstrcat(r->pool, "<a href=\"", url, "\">", url, "</a>",
-                       NULL);
+    return html ? sc->https_html : sc->https_url;
 }
 
 /* the TLS versions as the page names them */
@@ -110,8 +105,20 @@ static const char *const upreq_tls_names[] = {
     "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"
 };
 
-/* the TLS paragraph (apr_pstrcat: apr_psprintf would read this text
- * character by character on every refusal, bench/README.md) */
+/* A paragraph with the https link: text before the link, the link, text
+ * after it.  Each paragraph is one apr_pstrcat (apr_psprintf would read
+ * the text character by character on every refusal: bench/README.md). */
+static const char *upreq_page_with_link(request_rec *r, const char *before,
+                                        const char *after)
+{
+    const char *host = upreq_https_authority(r, 1);
+    const char *path = ap_escape_html2(r->pool, upreq_client_target(r), 1);
+
+    return apr_pstrcat(r->pool, before, "<a href=\"", host, path, "\">",
+                       host, path, "</a>", after, NULL);
+}
+
+/* the TLS paragraph */
 static const char *upreq_page_tls(request_rec *r, const upreq_refusal *rf)
 {
     int minor = rf->d->policy.tls_minor;
@@ -129,13 +136,19 @@ static const char *upreq_page_tls(request_rec *r, const upreq_refusal *rf)
                            "supports ", upreq_tls_names[minor], ".</p>\n",
                            NULL);
     }
-    return apr_pstrcat(r->pool, "<p>This resource is only available over "
-                       "a secure (TLS) connection",
-                       minor == UPREQ_TLS_ANY ? "" : " using ",
-                       minor == UPREQ_TLS_ANY ? "" : upreq_tls_names[minor],
-                       minor == UPREQ_TLS_ANY ? "" : " or newer",
-                       ". Please use ", upreq_page_link(r), " instead.</p>\n",
-                       NULL);
+    if (minor == UPREQ_TLS_ANY) {
+        return upreq_page_with_link(r, "<p>This resource is only available "
+                                    "over a secure (TLS) connection. Please "
+                                    "use ", " instead.</p>\n");
+    }
+    return upreq_page_with_link(r, apr_pstrcat(r->pool, "<p>This resource "
+                                               "is only available over a "
+                                               "secure (TLS) connection "
+                                               "using ",
+                                               upreq_tls_names[minor],
+                                               " or newer. Please use ",
+                                               NULL),
+                                " instead.</p>\n");
 }
 
 /* the HTTP/2 paragraph over cleartext: browsers speak HTTP/2 only over
@@ -144,13 +157,15 @@ static const char *upreq_page_tls(request_rec *r, const upreq_refusal *rf)
 static const char *upreq_page_h2_cleartext(request_rec *r,
                                            const upreq_refusal *rf)
 {
-    return apr_pstrcat(r->pool, "<p>This resource is only available over "
-                       "HTTP/2. Browsers use HTTP/2 over TLS only: please "
-                       "use ", upreq_page_link(r), " instead. Other "
-                       "clients may repeat the request with HTTP/2",
-                       upreq_offers_h2c(r, rf)
-                       ? " (h2c: an Upgrade to h2c, or prior knowledge)"
-                       : "", ".</p>\n", NULL);
+    return upreq_page_with_link(r, "<p>This resource is only available over "
+                                "HTTP/2. Browsers use HTTP/2 over TLS only: "
+                                "please use ",
+                                upreq_offers_h2c(r, rf)
+                                ? " instead. Other clients may repeat the "
+                                  "request with HTTP/2 (h2c: an Upgrade to "
+                                  "h2c, or prior knowledge).</p>\n"
+                                : " instead. Other clients may repeat the "
+                                  "request with HTTP/2.</p>\n");
 }
 
 static int upreq_is_cleartext(const upreq_refusal *rf)
@@ -158,36 +173,41 @@ static int upreq_is_cleartext(const upreq_refusal *rf)
     return !rf->v.tls->is_tls && !rf->v.proxy_says_tls;
 }
 
-/* The 426 page: one paragraph per failed requirement, from the table. */
+#if UPREQ_N_REQUIREMENTS != 4
+#error "upreq_page() joins one paragraph per requirement"
+#endif
+
+/* The page: one paragraph per failed requirement, from the table, joined
+ * in one copy. */
 static const char *upreq_page(request_rec *r, const upreq_refusal *rf)
 {
-    const char *page = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">"
-                       "\n<html><head>\n<title>426 Upgrade Required</title>"
-                       "\n</head><body>\n<h1>Upgrade Required</h1>\n";
+    const char *para[UPREQ_N_REQUIREMENTS];
     int i;
 
-    if (rf->status == HTTP_FORBIDDEN) {
-        page = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n"
-               "<html><head>\n<title>403 Forbidden</title>\n</head><body>\n"
-               "<h1>Forbidden</h1>\n";
-    }
     for (i = 0; i < UPREQ_N_REQUIREMENTS; i++) {
         const upreq_requirement *q = &upreq_requirements[i];
-        const char *para = q->paragraph;
 
+        para[i] = q->paragraph;
         if (!(rf->failed & q->bit)) {
-            continue;
+            para[i] = "";
         }
-        if (q->bit == UPREQ_R_TLS) {
-            para = upreq_page_tls(r, rf);
+        else if (q->bit == UPREQ_R_TLS) {
+            para[i] = upreq_page_tls(r, rf);
         }
         else if (q->bit == UPREQ_R_HTTP2 && upreq_is_cleartext(rf)
                  && !(rf->failed & UPREQ_R_TLS)) {
-            para = upreq_page_h2_cleartext(r, rf);
+            para[i] = upreq_page_h2_cleartext(r, rf);
         }
-        page = apr_pstrcat(r->pool, page, para, NULL);
     }
-    return apr_pstrcat(r->pool, page, "</body></html>\n", NULL);
+    return apr_pstrcat(r->pool, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML "
+                       "2.0//EN\">\n<html><head>\n<title>",
+                       rf->status == HTTP_FORBIDDEN
+                       ? "403 Forbidden</title>\n</head><body>\n"
+                         "<h1>Forbidden</h1>\n"
+                       : "426 Upgrade Required</title>\n</head><body>\n"
+                         "<h1>Upgrade Required</h1>\n",
+                       para[0], para[1], para[2], para[3],
+                       "</body></html>\n", NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,7 +314,8 @@ static void upreq_log_answer(request_rec *r, const upreq_refusal *rf,
  * 302, 307 or 308); the caller returns it.  No Upgrade field, no page. */
 void upreq_redirect_to_https(request_rec *r, const upreq_refusal *rf)
 {
-    const char *url = upreq_https_url(r);
+    const char *url = apr_pstrcat(r->pool, upreq_https_authority(r, 0),
+                                  upreq_client_target(r), NULL);
 
     apr_table_setn(r->err_headers_out, "Location", url);
     upreq_add_vary(r);
