@@ -85,7 +85,9 @@ typedef struct {
     const char *https_url;  /* UpgradeRequiredHTTPSURL, as "https://host"
                              * or "https://host:port"; NULL unset, then
                              * (post_config) https:// and the ServerName */
-    const char *https_html; /* set at start-up: https_url, HTML-escaped */
+    const char *link_open;  /* set at start-up: '<a href="' and https_url,
+                             * HTML-escaped, for the page's link ... */
+    const char *link_mid;   /* ... '">' and the same, its text */
     int wants_http2;        /* an HTTP/2 requirement is configured here */
 } upreq_srv_conf;
 

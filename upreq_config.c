@@ -66,7 +66,8 @@ void *upreq_create_srv_conf(apr_pool_t *p, server_rec *s)
     conf->proxy_tls = UPREQ_UNSET;
     conf->acme_exempt = UPREQ_UNSET;
     conf->https_url = NULL;
-    conf->https_html = NULL;
+    conf->link_open = NULL;
+    conf->link_mid = NULL;
     conf->wants_http2 = 0;
     return conf;
 }
@@ -81,7 +82,8 @@ void *upreq_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     upreq_merge_unset(proxy_tls);
     upreq_merge_unset(acme_exempt);
     upreq_merge_null(https_url);
-    conf->https_html = NULL;        /* upreq_post_config */
+    conf->link_open = NULL;         /* upreq_post_config */
+    conf->link_mid = NULL;
     conf->wants_http2 = add->wants_http2 || base->wants_http2;
     return conf;
 }
@@ -502,11 +504,12 @@ int upreq_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 /* The https address, resolved once: UpgradeRequiredHTTPSURL, or https://
  * and the ServerName (an IPv6 literal in brackets), never the Host of a
- * request; and its HTML-escaped form for the page. */
+ * request; and the page's link around it, HTML-escaped, so that a
+ * refusal adds only the client's path (upreq_response.c). */
 static void upreq_resolve_https_url(apr_pool_t *p, server_rec *v,
                                     upreq_srv_conf *sc)
 {
-    const char *h = v->server_hostname;
+    const char *h = v->server_hostname, *html;
 
     if (sc->https_url == NULL) {
         if (!h || !*h) {
@@ -516,7 +519,9 @@ static void upreq_resolve_https_url(apr_pool_t *p, server_rec *v,
                                     ap_strchr_c(h, ':') ? "[" : "", h,
                                     ap_strchr_c(h, ':') ? "]" : "", NULL);
     }
-    sc->https_html = ap_escape_html2(p, sc->https_url, 1);
+    html = ap_escape_html2(p, sc->https_url, 1);
+    sc->link_open = apr_pstrcat(p, "<a href=\"", html, NULL);
+    sc->link_mid = apr_pstrcat(p, "\">", html, NULL);
 }
 
 int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,

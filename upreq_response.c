@@ -89,33 +89,29 @@ static const char *upreq_client_target(request_rec *r)
                        r->args ? "?" : "", r->args ? r->args : "", NULL);
 }
 
-/* The https address people are sent to: the virtual host's
- * (UpgradeRequiredHTTPSURL, or https:// and the ServerName; never the
- * Host header), HTML-escaped for the page or not (html). */
-static const char *upreq_https_authority(request_rec *r, int html)
-{
-    const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
-                                                    &upgrade_required_module);
-
-    return html ? sc->https_html : sc->https_url;
-}
+#define UPREQ_PAGE_HEAD(title, h1) \
+    "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n" \
+    "<title>" title "</title>\n</head><body>\n<h1>" h1 "</h1>\n"
 
 /* the TLS versions as the page names them */
 static const char *const upreq_tls_names[] = {
     "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"
 };
 
-/* A paragraph with the https link: text before the link, the link, text
- * after it.  Each paragraph is one apr_pstrcat (apr_psprintf would read
- * the text character by character on every refusal: bench/README.md). */
+/* A paragraph with the https link (the virtual host's https address and
+ * the client's path; never the Host header): text before the link, the
+ * link, and the text after it ("</a>..."), in one apr_pstrcat of six
+ * pieces.  A refusal's cost is in its pieces (bench/README.md), so the
+ * link's fixed parts are made at start-up. */
 static const char *upreq_page_with_link(request_rec *r, const char *before,
                                         const char *after)
 {
-    const char *host = upreq_https_authority(r, 1);
+    const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &upgrade_required_module);
     const char *path = ap_escape_html2(r->pool, upreq_client_target(r), 1);
 
-    return apr_pstrcat(r->pool, before, "<a href=\"", host, path, "\">",
-                       host, path, "</a>", after, NULL);
+    return apr_pstrcat(r->pool, before, sc->link_open, path, sc->link_mid,
+                       path, after, NULL);
 }
 
 /* the TLS paragraph */
@@ -139,7 +135,7 @@ static const char *upreq_page_tls(request_rec *r, const upreq_refusal *rf)
     if (minor == UPREQ_TLS_ANY) {
         return upreq_page_with_link(r, "<p>This resource is only available "
                                     "over a secure (TLS) connection. Please "
-                                    "use ", " instead.</p>\n");
+                                    "use ", "</a> instead.</p>\n");
     }
     return upreq_page_with_link(r, apr_pstrcat(r->pool, "<p>This resource "
                                                "is only available over a "
@@ -148,7 +144,7 @@ static const char *upreq_page_tls(request_rec *r, const upreq_refusal *rf)
                                                upreq_tls_names[minor],
                                                " or newer. Please use ",
                                                NULL),
-                                " instead.</p>\n");
+                                "</a> instead.</p>\n");
 }
 
 /* the HTTP/2 paragraph over cleartext: browsers speak HTTP/2 only over
@@ -161,11 +157,11 @@ static const char *upreq_page_h2_cleartext(request_rec *r,
                                 "HTTP/2. Browsers use HTTP/2 over TLS only: "
                                 "please use ",
                                 upreq_offers_h2c(r, rf)
-                                ? " instead. Other clients may repeat the "
-                                  "request with HTTP/2 (h2c: an Upgrade to "
-                                  "h2c, or prior knowledge).</p>\n"
-                                : " instead. Other clients may repeat the "
-                                  "request with HTTP/2.</p>\n");
+                                ? "</a> instead. Other clients may repeat "
+                                  "the request with HTTP/2 (h2c: an Upgrade "
+                                  "to h2c, or prior knowledge).</p>\n"
+                                : "</a> instead. Other clients may repeat "
+                                  "the request with HTTP/2.</p>\n");
 }
 
 static int upreq_is_cleartext(const upreq_refusal *rf)
@@ -173,41 +169,34 @@ static int upreq_is_cleartext(const upreq_refusal *rf)
     return !rf->v.tls->is_tls && !rf->v.proxy_says_tls;
 }
 
-#if UPREQ_N_REQUIREMENTS != 4
-#error "upreq_page() joins one paragraph per requirement"
-#endif
-
-/* The page: one paragraph per failed requirement, from the table, joined
- * in one copy. */
+/* The page: one paragraph per failed requirement, from the table; one
+ * copy for the usual single paragraph. */
 static const char *upreq_page(request_rec *r, const upreq_refusal *rf)
 {
-    const char *para[UPREQ_N_REQUIREMENTS];
+    const char *page = "";
     int i;
 
     for (i = 0; i < UPREQ_N_REQUIREMENTS; i++) {
         const upreq_requirement *q = &upreq_requirements[i];
+        const char *para = q->paragraph;
 
-        para[i] = q->paragraph;
         if (!(rf->failed & q->bit)) {
-            para[i] = "";
+            continue;
         }
-        else if (q->bit == UPREQ_R_TLS) {
-            para[i] = upreq_page_tls(r, rf);
+        if (q->bit == UPREQ_R_TLS) {
+            para = upreq_page_tls(r, rf);
         }
         else if (q->bit == UPREQ_R_HTTP2 && upreq_is_cleartext(rf)
                  && !(rf->failed & UPREQ_R_TLS)) {
-            para[i] = upreq_page_h2_cleartext(r, rf);
+            para = upreq_page_h2_cleartext(r, rf);
         }
+        page = *page ? apr_pstrcat(r->pool, page, para, NULL) : para;
     }
-    return apr_pstrcat(r->pool, "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML "
-                       "2.0//EN\">\n<html><head>\n<title>",
-                       rf->status == HTTP_FORBIDDEN
-                       ? "403 Forbidden</title>\n</head><body>\n"
-                         "<h1>Forbidden</h1>\n"
-                       : "426 Upgrade Required</title>\n</head><body>\n"
-                         "<h1>Upgrade Required</h1>\n",
-                       para[0], para[1], para[2], para[3],
-                       "</body></html>\n", NULL);
+    return apr_pstrcat(r->pool, rf->status == HTTP_FORBIDDEN
+                       ? UPREQ_PAGE_HEAD("403 Forbidden", "Forbidden")
+                       : UPREQ_PAGE_HEAD("426 Upgrade Required",
+                                         "Upgrade Required"),
+                       page, "</body></html>\n", NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -314,7 +303,9 @@ static void upreq_log_answer(request_rec *r, const upreq_refusal *rf,
  * 302, 307 or 308); the caller returns it.  No Upgrade field, no page. */
 void upreq_redirect_to_https(request_rec *r, const upreq_refusal *rf)
 {
-    const char *url = apr_pstrcat(r->pool, upreq_https_authority(r, 0),
+    const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &upgrade_required_module);
+    const char *url = apr_pstrcat(r->pool, sc->https_url,
                                   upreq_client_target(r), NULL);
 
     apr_table_setn(r->err_headers_out, "Location", url);
