@@ -323,8 +323,10 @@ EOC
     is $r->{status}, 403, 'ErrorDocument 403: 403';
     is $r->{body}, "<html><body>SCAN-ERRORDOCUMENT-403</body></html>\n",
         'ErrorDocument 403 inside the refused location: served';
-    is_deeply [grep { /TLS/i } fields($r, 'Upgrade')], [],
-        'ErrorDocument 403: no Upgrade: TLS';
+    is_deeply [fields($r, 'Upgrade')], [],
+        'ErrorDocument 403: no Upgrade, not even the core\'s announcement';
+    is_deeply [fields($r, 'Connection')], ['close'],
+        'ErrorDocument 403: Connection: close only';
     is_deeply [fields($r, 'Sec-WebSocket-Version')], [],
         'ErrorDocument 403: no Sec-WebSocket-Version';
     like $log->('ted'), qr{ 403 upgrade=- note=.* redirect=TLS/1\.2, HTTP/1\.1$},
