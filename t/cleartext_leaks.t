@@ -19,7 +19,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field curl
              h2_served $NO_H2);
 
-plan tests => 277,
+plan tests => 301,
     need need_module(qw(upgrade_required mod_ssl mod_http2 mod_dir
                         mod_negotiation mod_rewrite mod_include
                         mod_autoindex mod_setenvif mod_dav mod_dav_fs
@@ -502,7 +502,7 @@ my @h2 = (
 );
 
 SKIP: {
-    skip $NO_H2, 6 * @h2 unless h2_served();
+    skip $NO_H2, 8 * @h2 unless h2_served();
     for my $c (@h2) {
         my ($p, $t, $target, $pst, $tst, $mark) = @$c;
         my $r = curl('--http2-prior-knowledge',
@@ -513,6 +513,12 @@ SKIP: {
         is_deeply [map { $_->[0] } grep { $_->[0] =~ /^(?:upgrade|connection)$/i }
                    @{ $r->{fields} }], [],
             "$name: no Upgrade or Connection field";
+        # an h2c upgrade: httpd may switch while the request is exempt,
+        # before it becomes another one
+        $r = curl('--http2', 'http://' . hostport($p) . $target);
+        $name = "h2c upgrade $p $target";
+        is $r->{status}, $pst, "$name: $pst, as over HTTP/1.1";
+        lacks($r, $mark, $name);
         $r = curl('--http2', 'https://' . hostport($t) . $target);
         $name = "h2 $t $target";
         is $r->{status}, $tst, "$name: $tst, as over HTTP/1.1";
