@@ -159,6 +159,10 @@ subtest 'UpgradeRequiredTLSStatus 403' => sub {
     $put->('ed/403.html', "<html><body>SCAN-ERRORDOCUMENT-403</body></html>\n");
     $put->('ht/.htaccess', "UpgradeRequiredTLSStatus 426\n");
     $put->('ht403/.htaccess', "UpgradeRequiredTLSStatus 403\n");
+    $put->('tlsh2/x', "scan tlsh2/x\n");
+    $put->('dav/a.txt', "dav source\n");
+    make_path("$root/davtls", "$dir/davlock");
+    chmod 0777, "$root/dav", "$root/davtls", "$dir/davlock";
 
     my $srv = eval {
         start_httpd('scan', <<"EOC", [map { ['127.0.0.1', $_] } values %port]);
@@ -201,6 +205,18 @@ UpgradeRequiredTLSStatus 403
     <Directory "$root/d426">
         UpgradeRequiredTLSStatus 426
     </Directory>
+    <Directory "$root/tlsh2">
+        UpgradeRequired TLS HTTP/2
+    </Directory>
+    # mod_dav sends the refusal of its Destination's subrequest itself
+    DavLockDB "$dir/davlock/lock"
+    <Directory "$root/dav">
+        UpgradeRequired Off
+        Dav On
+    </Directory>
+    <Directory "$root/davtls">
+        Dav On
+    </Directory>
     # .htaccess
     <Directory "$root/ht">
         AllowOverride AuthConfig
@@ -226,6 +242,9 @@ UpgradeRequiredTLSStatus 403
     UpgradeRequired TLS
     <Directory "$root/tls13">
         UpgradeRequired TLS/1.3
+    </Directory>
+    <Directory "$root/tlsh2">
+        UpgradeRequired TLS HTTP/2
     </Directory>
 </VirtualHost>
 EOC
@@ -359,6 +378,26 @@ EOC
     is $ask->(tls => '/tls13/x', version => 'TLSv1_3')->{status}, 200,
         'TLS/1.3 required, TLS 1.3: 200';
     is $ask->(tls => '/index.html')->{status}, 200, 'TLS required, TLS: 200';
+
+    # TLS and HTTP/2 required: 403 while TLS fails, 426 once only HTTP/2
+    $r = $ask->(plain => '/tlsh2/x');
+    is $r->{status}, 403, 'TLS and HTTP/2 over plain HTTP/1.1: 403';
+    is_deeply [fields($r, 'Upgrade')], [],
+        'TLS and HTTP/2 over plain: no Upgrade, not even h2c';
+    $r = $ask->(tls => '/tlsh2/x');
+    is $r->{status}, 426, 'TLS and HTTP/2 over TLS HTTP/1.1: 426';
+    is_deeply [fields($r, 'Upgrade')], ['HTTP/2.0'],
+        'TLS and HTTP/2 over TLS HTTP/1.1: Upgrade: HTTP/2.0';
+
+    # a refused served subrequest whose 403 mod_dav sends itself, on the
+    # first request of a connection (where the core announces h2c)
+    $r = $ask->(plain => '/dav/a.txt', method => 'COPY',
+                h => "Destination: http://scan.example/davtls/b.txt\r\n");
+    is $r->{status}, 403, 'COPY into the TLS location over plain: 403';
+    is_deeply [fields($r, 'Upgrade')], [], 'COPY 403: no Upgrade';
+    is_deeply [grep { /upgrade/i } fields($r, 'Connection')], [],
+        'COPY 403: no Connection: Upgrade';
+    ok !-e "$root/davtls/b.txt", 'COPY 403: nothing written';
 
     # never in-band
     no_inband_upgrade('127.0.0.1', $port{plain}, '/index.html',
