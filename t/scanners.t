@@ -21,7 +21,7 @@ use UpReq qw(hostport send_raw parse_response fields field curl
              h2_served $NO_H2 access_log_line);
 use UpReqProxy qw(free_port start_httpd stop_daemon server_cert);
 
-plan tests => 16 + 1, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
+plan tests => 18 + 1, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
 my $TLS = 'TLS/1.2, HTTP/1.1';
 
@@ -112,7 +112,13 @@ sub no_inband_upgrade {
     no_inband_upgrade($host, $port, '/', 'fb.example', 426,
                       'TLS everywhere, default 426');
 
+    # a site whose / needs nothing: the core does not announce h2c to a
+    # request that offers an Upgrade of its own
     ($host, $port) = split /:/, hostport('clear_plain');
+    $bytes = probe($host, $port, 'clear.example');
+    is parse_response($bytes)->{status}, 200,
+        'testssl.sh probe, / without a policy: 200';
+    unlike $bytes, qr/Upgrade: TLS/, '/ without a policy: no "Upgrade: TLS"';
     no_inband_upgrade($host, $port, '/secure/data.txt', 'clear.example', 426,
                       'refused location');
     no_inband_upgrade($host, $port, '/pub/plain.html', 'clear.example', 200,
