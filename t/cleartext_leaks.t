@@ -19,7 +19,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field curl
              h2_served $NO_H2);
 
-plan tests => 301,
+plan tests => 313,
     need need_module(qw(upgrade_required mod_ssl mod_http2 mod_dir
                         mod_negotiation mod_rewrite mod_include
                         mod_autoindex mod_setenvif mod_dav mod_dav_fs
@@ -133,7 +133,7 @@ sub refused {
 }
 
 # a refused error document: the original status with httpd's own text,
-# none of the module's fields, no TLS-only content (five assertions)
+# none of the module's fields, no TLS-only content (six assertions)
 sub canned {
     my ($r, $status, $name) = @_;
     my %title = (404 => '404 Not Found');
@@ -144,6 +144,9 @@ sub canned {
     is_deeply [fields($r, 'Upgrade')], [], "$name: no Upgrade field";
     is_deeply [fields($r, 'Connection')], ['close'],
         "$name: Connection: close only, no Upgrade in it";
+    is_deeply [map { $_->[0] } grep { $_->[0] =~ /^(?:Location|Vary|Sec-WebSocket-Version)$/i }
+               @{ $r->{fields} }], [],
+        "$name: no Location, Vary or Sec-WebSocket-Version";
 }
 
 # an answer that is not the module's: no Upgrade field with a TLS token
@@ -313,6 +316,17 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     $r = tls('clear_env_ssl', GET => '/public/missing', %h);
     is $r->{status}, 404, 'exempt /public/missing over TLS: 404';
     has($r, 'env404', 'exempt /public/missing over TLS');
+
+    # a browser's navigation: the error document's location redirects
+    # navigations, but an error document is never redirected (its client
+    # keeps the original status)
+    my $nav = "Sec-Fetch-Mode: navigate\r\n";
+    $r = plain('clear_env', GET => '/secure/data.txt', %h, h => $nav);
+    is $r->{status}, 301, 'control: a navigation to /secure is redirected';
+    is field($r, 'Location'), 'https://env.example/secure/data.txt',
+        'control: to https';
+    $r = plain('clear_env', GET => '/public/missing', %h, h => $nav);
+    canned($r, 404, 'a navigation to exempt /public/missing over plain');
 }
 
 # === 3. an exemption does not leak into what the page serves ================
