@@ -19,7 +19,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field curl
              h2_served $NO_H2);
 
-plan tests => 313,
+plan tests => 319,
     need need_module(qw(upgrade_required mod_ssl mod_http2 mod_dir
                         mod_negotiation mod_rewrite mod_include
                         mod_autoindex mod_setenvif mod_dav mod_dav_fs
@@ -418,26 +418,35 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     is $r->{status}, 201, 'COPY into /secure over TLS: 201';
     ok -e "$logs/securedav/c.txt", 'COPY over TLS: written';
 
-    # ap_die(): a refusal in header_parser, on a kept-alive connection
-    $r = first_response('clear_plain',
-        req(GET => '/secure/data.txt', %h, keepalive => 1));
-    is $r->{status}, 426, 'GET /secure/data.txt kept alive: 426';
-    is_deeply [fields($r, 'Upgrade')], [$TLS],
-        'kept alive: exactly one Upgrade field';
-    is_deeply [fields($r, 'Connection')], ['Upgrade'],
-        'kept alive: exactly one Connection field, Upgrade';
+    # ap_die() with the module's page: a refusal in header_parser, and
+    # one in the handler after FallbackResource's fast redirect, on a
+    # kept-alive connection
+    for my $t ('/index.html', "$ACME/missing") {
+        $r = first_response('clear_fb',
+            req(GET => $t, host => 'fb.example', keepalive => 1));
+        is $r->{status}, 426, "GET $t kept alive: 426";
+        is_deeply [fields($r, 'Upgrade')], [$TLS],
+            "GET $t kept alive: exactly one Upgrade field";
+        is_deeply [fields($r, 'Connection')], ['Upgrade'],
+            "GET $t kept alive: exactly one Connection field, Upgrade";
+    }
 
-    # the client offers h2c: refused at once (TLS fails too), no 101
-    $r = first_response('clear_plain', req(GET => '/secure/data.txt', %h,
-        keepalive => 1,
-        h => "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-           . "HTTP2-Settings: AAMAAABkAAQAAP__\r\n"));
-    is $r->{status_line}, 'HTTP/1.1 426 Upgrade Required',
-        'h2c offer to /secure: 426 at once, no 101';
-    is_deeply [fields($r, 'Upgrade')], [$TLS],
-        'h2c offer: exactly one Upgrade field';
-    is_deeply [fields($r, 'Connection')], ['Upgrade'],
-        'h2c offer: exactly one Connection field';
+    # the client offers h2c: refused at once (TLS fails too), no 101;
+    # with the module's page and with ErrorDocument 426
+    my $h2c = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+            . "HTTP2-Settings: AAMAAABkAAQAAP__\r\n";
+    for my $c (['clear_fb', 'fb.example', "$ACME/missing"],
+               ['clear_plain', 'clear.example', '/secure/data.txt']) {
+        my ($vhost, $host, $t) = @$c;
+        $r = first_response($vhost,
+            req(GET => $t, host => $host, keepalive => 1, h => $h2c));
+        is $r->{status_line}, 'HTTP/1.1 426 Upgrade Required',
+            "h2c offer, GET $t: 426 at once, no 101";
+        is_deeply [fields($r, 'Upgrade')], [$TLS],
+            "h2c offer, GET $t: exactly one Upgrade field";
+        is_deeply [fields($r, 'Connection')], ['Upgrade'],
+            "h2c offer, GET $t: exactly one Connection field";
+    }
 
     # ErrorDocument 426, kept alive: the error document's own handler
     # would add the core's announcement
