@@ -19,7 +19,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field curl
              h2_served $NO_H2);
 
-plan tests => 319,
+plan tests => 339,
     need need_module(qw(upgrade_required mod_ssl mod_http2 mod_dir
                         mod_negotiation mod_rewrite mod_include
                         mod_autoindex mod_setenvif mod_dav mod_dav_fs
@@ -33,6 +33,7 @@ my %MARK = (
     mv      => 'TLS-ONLY-MV-MARKER-3a90',
     data    => 'TLS-ONLY-DATA-MARKER-5d1e',
     e404    => 'TLS-ONLY-404-MARKER-8c3a',
+    e403    => 'TLS-ONLY-403-MARKER-e5b9',
     envdata => 'TLS-ONLY-ENVDATA-MARKER-71b2',
     env404  => 'TLS-ONLY-ENV404-MARKER-0f6d',
     header  => 'TLS-ONLY-HEADER-MARKER-92aa',
@@ -136,7 +137,7 @@ sub refused {
 # none of the module's fields, no TLS-only content (six assertions)
 sub canned {
     my ($r, $status, $name) = @_;
-    my %title = (404 => '404 Not Found');
+    my %title = (403 => '403 Forbidden', 404 => '404 Not Found');
     is $r->{status}, $status, "$name: $status";
     like $r->{body} // '', qr{<title>\Q$title{$status}\E</title>},
         "$name: httpd's own $status text";
@@ -278,6 +279,18 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     $r = tls('clear_ssl', GET => '/secure/data.txt', %h);
     is $r->{status}, 200, 'GET /secure/data.txt over TLS: 200';
     is $r->{body}, "$MARK{data}\n", 'GET /secure/data.txt over TLS: the file';
+}
+
+# a 403 that httpd gives before any configuration is final (a name too
+# long for the file system): its TLS-only 403 page is not served either
+{
+    my %h = (host => 'clear.example');
+    my $long = '/' . ('n' x 300);
+    canned(plain('clear_plain', GET => $long, %h), 403,
+           'a name too long (403 of map_to_storage), TLS-only 403 page');
+    my $r = tls('clear_ssl', GET => $long, %h);
+    is $r->{status}, 403, 'a name too long over TLS: 403';
+    has($r, 'e403', 'a name too long over TLS');
 }
 
 # TLS everywhere with the application as its 404 page
@@ -473,6 +486,33 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
         'include virtual over plain: one Connection field';
     $r = tls('clear_ssl', GET => '/pub/inc.shtml', %h);
     has($r, 'data', 'include virtual over TLS');
+}
+
+# === ProxyPass to the server itself ========================================
+# (the client is 127.0.0.3; a TLS terminator would be 127.0.0.2)
+
+{
+    my $from = sub {
+        my ($vhost, $host, $path, $local) = @_;
+        return parse_response(raw($vhost, req(GET => $path, host => $host,
+            h => "X-Forwarded-Proto: https\r\n"), local => $local));
+    };
+    my $r = $from->('clear_loop', 'loop.example', '/app/data.txt',
+                    '127.0.0.3');
+    is $r->{status}, 200,
+        'loopback trusted: the client\'s X-Forwarded-Proto passes through '
+        . 'ProxyPass to itself (README\'s warning)';
+    has($r, 'data', 'loopback trusted, proxied');
+    refused($from->('clear_loop', 'loop.example', '/secure/data.txt',
+                    '127.0.0.3'),
+            'loopback trusted: the client\'s X-Forwarded-Proto, directly');
+    refused($from->('clear_loop_safe', 'loop-safe.example', '/app/plain.html',
+                    '127.0.0.3'),
+            'README\'s safe form: a client\'s X-Forwarded-Proto');
+    $r = $from->('clear_loop_safe', 'loop-safe.example', '/app/plain.html',
+                 '127.0.0.2');
+    is $r->{status}, 200, 'README\'s safe form: the TLS terminator: 200';
+    is $r->{body}, "clear pub\n", 'README\'s safe form: proxied';
 }
 
 # === a shared cache behind a TLS-terminating load balancer =================
