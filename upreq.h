@@ -29,6 +29,7 @@
 #include <limits.h>      /* PATH_MAX */
 
 #include "upreq_parse.h"
+#include "upreq_nets.h"
 
 /* ap_ssl_conn_is_ssl()/ap_ssl_var_lookup() came with 2.4.47 (MMN
  * 20120211.102); UPREQ_FORCE_SSL_OPTIONAL_FN builds the fallback to
@@ -75,8 +76,9 @@ typedef struct {
 } upreq_dir_conf;
 
 typedef struct {
-    apr_array_header_t *proxies; /* apr_ipsubnet_t *; NULL unset; a vhost's
-                                  * list replaces the main server's */
+    upreq_nets *proxies;    /* UpgradeRequiredTrustedProxy, sorted and
+                             * merged ranges; NULL unset; a vhost's list
+                             * replaces the main server's */
     int proxy_headers;      /* UPREQ_PH_* bits; UPREQ_UNSET */
     int proxy_tls;          /* UpgradeRequiredProxyTLS; UPREQ_UNSET */
     int acme_exempt;        /* UpgradeRequiredAcmeExempt; UPREQ_UNSET */
@@ -106,6 +108,9 @@ typedef struct {
     int proxy_says_tls;     /* ... and its headers say https */
     int tls_too_old;        /* TLS failed for its version, not for its
                              * absence: the client is on TLS already */
+    int client_tls;         /* what the client used, as a trusted proxy or
+                             * the connection says: UPREQ_TLS_NONE, a
+                             * minor version 0..3, or UPREQ_TLS_UNKNOWN */
     const char *why;        /* what decided TLS, for logs */
     conn_rec *peer;         /* the connection whose TCP peer TLS was
                              * judged on, NULL when TLS was not asked */

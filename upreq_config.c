@@ -325,6 +325,10 @@ static const char *upreq_set_https_url(cmd_parms *cmd, void *cfg,
     return NULL;
 }
 
+/* Each network is validated by apr_ipsubnet_create(), as before, and
+ * added to the server's set of ranges (upreq_nets.c), which stays sorted
+ * and merged as it grows: ready when the configuration is read, asked at
+ * request time by a binary search.  Several lines append. */
 static const char *upreq_set_trusted_proxy(cmd_parms *cmd, void *cfg,
                                            const char *arg)
 {
@@ -333,8 +337,11 @@ static const char *upreq_set_trusted_proxy(cmd_parms *cmd, void *cfg,
     char *ip = apr_pstrdup(cmd->temp_pool, arg);
     char *bits = strchr(ip, '/');
     unsigned char buf[16];
-    apr_ipsubnet_t **sub;
+    upreq_range net[UPREQ_NET_RANGES];
+    upreq_nets *set;
+    apr_ipsubnet_t *sub;
     apr_status_t rv;
+    int n, i;
 
     (void)cfg;
     if (bits) {
@@ -351,14 +358,33 @@ static const char *upreq_set_trusted_proxy(cmd_parms *cmd, void *cfg,
         return apr_psprintf(cmd->pool, "%s: '%s' has a bad prefix length",
                             cmd->cmd->name, arg);
     }
-    if (!sc->proxies) {
-        sc->proxies = apr_array_make(cmd->pool, 4, sizeof(apr_ipsubnet_t *));
-    }
-    sub = apr_array_push(sc->proxies);
-    rv = apr_ipsubnet_create(sub, ip, bits, cmd->pool);
+    rv = apr_ipsubnet_create(&sub, ip, bits, cmd->temp_pool);
     if (rv != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid address or "
                             "network: %pm", cmd->cmd->name, arg, &rv);
+    }
+    n = upreq_net_parse(ip, bits, net);
+    if (n == 0) {               /* APR took it, upreq_nets.c did not */
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid address or "
+                            "network", cmd->cmd->name, arg);
+    }
+    if (!sc->proxies) {
+        sc->proxies = apr_pcalloc(cmd->pool, sizeof(*sc->proxies));
+    }
+    set = sc->proxies;
+    if (set->room - set->count < UPREQ_NET_RANGES) {
+        upreq_range *r = apr_palloc(cmd->pool, (set->room * 2
+                                                + UPREQ_NET_RANGES * 4)
+                                               * sizeof(*r));
+
+        if (set->count) {
+            memcpy(r, set->range, set->count * sizeof(*r));
+        }
+        set->range = r;
+        set->room = set->room * 2 + UPREQ_NET_RANGES * 4;
+    }
+    for (i = 0; i < n; i++) {
+        upreq_nets_add(set, &net[i]);
     }
     return NULL;
 }

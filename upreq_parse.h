@@ -40,6 +40,7 @@ extern const upreq_requirement upreq_requirements[UPREQ_N_REQUIREMENTS];
  * bare "TLS", UPREQ_TLS_UNKNOWN for a protocol name we cannot rank. */
 #define UPREQ_TLS_ANY      (-1)
 #define UPREQ_TLS_UNKNOWN  (-2)
+#define UPREQ_TLS_NONE     (-3)     /* plain: no TLS at all */
 
 /* Parse one word of "UpgradeRequired" (case-insensitive).  On success
  * returns 1 and stores the requirement bit and, for TLS words, the minimum

@@ -73,15 +73,21 @@ static const char *upreq_upgrade_value(request_rec *r,
 
 /* Where a person should go: the https authority of the virtual host
  * (UpgradeRequiredHTTPSURL, or https:// and the ServerName; never the
- * Host header) and the path and query as the client sent them; a target
- * that is not an absolute path ("*", absolute-form) gives the path of its
- * URL, or "/".  A request line holds no CR or LF: a Location needs no
- * escaping. */
+ * Host header) and the path and query as the client sent them, also when
+ * httpd made another request of it (an internal redirect: a front
+ * controller's rewrite); a target that is not an absolute path ("*",
+ * absolute-form) gives the path of its URL, or "/".  A request line holds
+ * no CR or LF: a Location needs no escaping. */
 static const char *upreq_https_url(request_rec *r)
 {
     const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
                                                     &upgrade_required_module);
-    const char *t = r->unparsed_uri;
+    const char *t;
+
+    while (r->main || r->prev) {
+        r = r->main ? r->main : r->prev;
+    }
+    t = r->unparsed_uri;
 
     if (!t || t[0] != '/') {
         t = apr_pstrcat(r->pool, (r->uri && r->uri[0] == '/')
@@ -99,7 +105,13 @@ static const char *upreq_page_link(request_rec *r)
                        NULL);
 }
 
-/* the TLS paragraph */
+/* the TLS versions as the page names them */
+static const char *const upreq_tls_names[] = {
+    "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"
+};
+
+/* the TLS paragraph (apr_pstrcat: apr_psprintf would read this text
+ * character by character on every refusal, bench/README.md) */
 static const char *upreq_page_tls(request_rec *r, const upreq_refusal *rf)
 {
     int minor = rf->d->policy.tls_minor;
@@ -108,20 +120,22 @@ static const char *upreq_page_tls(request_rec *r, const upreq_refusal *rf)
     if (rf->v.tls_too_old) {
         /* behind a proxy the version is the proxy's to know */
         used = rf->v.via_proxy ? NULL : rf->v.tls->protocol;
-        return apr_psprintf(r->pool, "<p>This resource requires TLS 1.%d "
-                            "or newer; this connection uses %s. Please "
-                            "reconnect with a client that supports TLS "
-                            "1.%d.</p>\n", minor,
-                            ap_escape_html2(r->pool, used ? used
-                                            : "an unknown version", 1),
-                            minor);
+        return apr_pstrcat(r->pool, "<p>This resource requires ",
+                           upreq_tls_names[minor], " or newer; this "
+                           "connection uses ",
+                           used ? ap_escape_html2(r->pool, used, 1)
+                                : "an unknown version",
+                           ". Please reconnect with a client that "
+                           "supports ", upreq_tls_names[minor], ".</p>\n",
+                           NULL);
     }
-    return apr_psprintf(r->pool, "<p>This resource is only available over "
-                        "a secure (TLS) connection%s. Please use %s "
-                        "instead.</p>\n", minor == UPREQ_TLS_ANY ? ""
-                        : apr_psprintf(r->pool, " using TLS 1.%d or newer",
-                                       minor),
-                        upreq_page_link(r));
+    return apr_pstrcat(r->pool, "<p>This resource is only available over "
+                       "a secure (TLS) connection",
+                       minor == UPREQ_TLS_ANY ? "" : " using ",
+                       minor == UPREQ_TLS_ANY ? "" : upreq_tls_names[minor],
+                       minor == UPREQ_TLS_ANY ? "" : " or newer",
+                       ". Please use ", upreq_page_link(r), " instead.</p>\n",
+                       NULL);
 }
 
 /* the HTTP/2 paragraph over cleartext: browsers speak HTTP/2 only over
@@ -339,14 +353,16 @@ void upreq_refuse(request_rec *r, const upreq_refusal *rf, int page)
         /* httpd sends a text this long (a long URI is in it twice) in
          * chunks, without Content-Length; HEAD gets the same field */
         apr_table_setn(r->err_headers_out, "Content-Length",
-                       apr_psprintf(r->pool, "%" APR_SIZE_T_FMT,
-                                    strlen(text)));
+                       apr_ltoa(r->pool, (long)strlen(text)));
     }
 }
 
 /* the info line of a refusal, once per refusal decided */
 void upreq_log_refusal(request_rec *r, const upreq_refusal *rf)
 {
+    if (!APLOGrinfo(r)) {
+        return;
+    }
     upreq_log_answer(r, rf, rf->status == HTTP_FORBIDDEN
                             ? "UPREQ001: 403 for" : "UPREQ001: 426 for",
                      upreq_upgrade_value(r, rf));

@@ -67,42 +67,28 @@ const upreq_conn_tls *upreq_tls_state(request_rec *r)
 /* ------------------------------------------------------------------ */
 /* request-time helpers: trusted proxies                               */
 
-static int upreq_sockaddr_is_trusted(const apr_array_header_t *proxies,
-                                     apr_sockaddr_t *sa)
+/* apr_ipsubnet_test()'s answer over the whole set, by a binary search:
+ * an IPv4-mapped IPv6 peer is in the set's IPv4 networks (upreq_nets.h) */
+static int upreq_sockaddr_is_trusted(const upreq_nets *proxies,
+                                     const apr_sockaddr_t *sa)
 {
-    apr_ipsubnet_t *const *subs = (apr_ipsubnet_t *const *)proxies->elts;
-    int i;
-
-    for (i = 0; i < proxies->nelts; i++) {
-        if (apr_ipsubnet_test(subs[i], sa)) {
-            return 1;
-        }
+    if (sa->family == APR_INET) {
+        return upreq_nets_has_ipv4(proxies, (const unsigned char *)
+                                            &sa->sa.sin.sin_addr);
     }
+#if APR_HAVE_IPV6
+    if (sa->family == APR_INET6) {
+        return upreq_nets_has_ipv6(proxies, sa->sa.sin6.sin6_addr.s6_addr);
+    }
+#endif
     return 0;
 }
 
-typedef struct {
-    const apr_array_header_t *proxies;
-    apr_pool_t *pool;
-} upreq_trust_ctx;
-
-/* upreq_trust_fn for Forwarded "for" values; ip is a literal already */
-static int upreq_ip_is_trusted(void *vctx, const char *ip)
+/* upreq_trust_fn for Forwarded "for" values; ip is a literal already,
+ * and only a numeric one can be in the set: no DNS */
+static int upreq_ip_is_trusted(void *proxies, const char *ip)
 {
-    upreq_trust_ctx *ctx = vctx;
-    unsigned char buf[16];
-    apr_sockaddr_t *sa;
-
-    /* only numeric literals reach apr_sockaddr_info_get: no DNS */
-    if (inet_pton(AF_INET, ip, buf) != 1
-        && inet_pton(AF_INET6, ip, buf) != 1) {
-        return 0;
-    }
-    if (apr_sockaddr_info_get(&sa, ip, APR_UNSPEC, 0, 0, ctx->pool)
-        != APR_SUCCESS) {
-        return 0;
-    }
-    return upreq_sockaddr_is_trusted(ctx->proxies, sa);
+    return upreq_nets_has_ip(proxies, ip);
 }
 
 /* The TLS verdict of the proxy headers of a request from a trusted peer:
@@ -125,9 +111,8 @@ static int upreq_proxy_says_tls(request_rec *r, const upreq_srv_conf *sc,
         return -1;
     }
     if (fwd) {
-        upreq_trust_ctx ctx = { sc->proxies, r->pool };
-
-        switch (upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted, &ctx)) {
+        switch (upreq_forwarded_is_tls(fwd, upreq_ip_is_trusted,
+                                       (void *)sc->proxies)) {
         case UPREQ_FWD_TLS:
             *why = "Forwarded says https";
             break;
@@ -179,6 +164,9 @@ static void upreq_check_tls(request_rec *r, const upreq_policy *pol,
         says = upreq_proxy_says_tls(r, sc, &v->why);
         v->proxy_says_tls = (says == 1);
     }
+    v->client_tls = says == 1 ? UPREQ_TLS_UNKNOWN       /* the proxy's */
+                    : says == 0 || !t->is_tls ? UPREQ_TLS_NONE
+                    : t->minor;
     if (says == -1 && t->is_tls) {
         v->why = "TLS connection";
         if (pol->tls_minor != UPREQ_TLS_ANY && t->minor < pol->tls_minor) {

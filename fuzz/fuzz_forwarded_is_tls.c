@@ -1,7 +1,7 @@
 /* fuzz_forwarded_is_tls.c - upreq_forwarded_is_tls() (RFC 7239)
  *
  * The trust callback trusts 127.0.0.0/8 and ::1, parsed with inet_pton
- * as the module's callback does before it asks apr_ipsubnet_test(); it
+ * as the module's callback does (upreq_nets_has_ip, fuzz_nets.c); it
  * checks that what it is handed is a short non-empty NUL-terminated string
  * (anything else than an IP literal, e.g. an obfuscated identifier, must
  * simply not be trusted).  Properties of the walk from the right, for any
