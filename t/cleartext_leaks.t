@@ -19,7 +19,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field curl
              h2_served $NO_H2);
 
-plan tests => 277,
+plan tests => 339,
     need need_module(qw(upgrade_required mod_ssl mod_http2 mod_dir
                         mod_negotiation mod_rewrite mod_include
                         mod_autoindex mod_setenvif mod_dav mod_dav_fs
@@ -33,6 +33,7 @@ my %MARK = (
     mv      => 'TLS-ONLY-MV-MARKER-3a90',
     data    => 'TLS-ONLY-DATA-MARKER-5d1e',
     e404    => 'TLS-ONLY-404-MARKER-8c3a',
+    e403    => 'TLS-ONLY-403-MARKER-e5b9',
     envdata => 'TLS-ONLY-ENVDATA-MARKER-71b2',
     env404  => 'TLS-ONLY-ENV404-MARKER-0f6d',
     header  => 'TLS-ONLY-HEADER-MARKER-92aa',
@@ -133,10 +134,10 @@ sub refused {
 }
 
 # a refused error document: the original status with httpd's own text,
-# none of the module's fields, no TLS-only content (five assertions)
+# none of the module's fields, no TLS-only content (six assertions)
 sub canned {
     my ($r, $status, $name) = @_;
-    my %title = (404 => '404 Not Found');
+    my %title = (403 => '403 Forbidden', 404 => '404 Not Found');
     is $r->{status}, $status, "$name: $status";
     like $r->{body} // '', qr{<title>\Q$title{$status}\E</title>},
         "$name: httpd's own $status text";
@@ -144,6 +145,9 @@ sub canned {
     is_deeply [fields($r, 'Upgrade')], [], "$name: no Upgrade field";
     is_deeply [fields($r, 'Connection')], ['close'],
         "$name: Connection: close only, no Upgrade in it";
+    is_deeply [map { $_->[0] } grep { $_->[0] =~ /^(?:Location|Vary|Sec-WebSocket-Version)$/i }
+               @{ $r->{fields} }], [],
+        "$name: no Location, Vary or Sec-WebSocket-Version";
 }
 
 # an answer that is not the module's: no Upgrade field with a TLS token
@@ -277,6 +281,18 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     is $r->{body}, "$MARK{data}\n", 'GET /secure/data.txt over TLS: the file';
 }
 
+# a 403 that httpd gives before any configuration is final (a name too
+# long for the file system): its TLS-only 403 page is not served either
+{
+    my %h = (host => 'clear.example');
+    my $long = '/' . ('n' x 300);
+    canned(plain('clear_plain', GET => $long, %h), 403,
+           'a name too long (403 of map_to_storage), TLS-only 403 page');
+    my $r = tls('clear_ssl', GET => $long, %h);
+    is $r->{status}, 403, 'a name too long over TLS: 403';
+    has($r, 'e403', 'a name too long over TLS');
+}
+
 # TLS everywhere with the application as its 404 page
 {
     my %h = (host => 'ed.example');
@@ -313,6 +329,17 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     $r = tls('clear_env_ssl', GET => '/public/missing', %h);
     is $r->{status}, 404, 'exempt /public/missing over TLS: 404';
     has($r, 'env404', 'exempt /public/missing over TLS');
+
+    # a browser's navigation: the error document's location redirects
+    # navigations, but an error document is never redirected (its client
+    # keeps the original status)
+    my $nav = "Sec-Fetch-Mode: navigate\r\n";
+    $r = plain('clear_env', GET => '/secure/data.txt', %h, h => $nav);
+    is $r->{status}, 301, 'control: a navigation to /secure is redirected';
+    is field($r, 'Location'), 'https://env.example/secure/data.txt',
+        'control: to https';
+    $r = plain('clear_env', GET => '/public/missing', %h, h => $nav);
+    canned($r, 404, 'a navigation to exempt /public/missing over plain');
 }
 
 # === 3. an exemption does not leak into what the page serves ================
@@ -404,26 +431,35 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     is $r->{status}, 201, 'COPY into /secure over TLS: 201';
     ok -e "$logs/securedav/c.txt", 'COPY over TLS: written';
 
-    # ap_die(): a refusal in header_parser, on a kept-alive connection
-    $r = first_response('clear_plain',
-        req(GET => '/secure/data.txt', %h, keepalive => 1));
-    is $r->{status}, 426, 'GET /secure/data.txt kept alive: 426';
-    is_deeply [fields($r, 'Upgrade')], [$TLS],
-        'kept alive: exactly one Upgrade field';
-    is_deeply [fields($r, 'Connection')], ['Upgrade'],
-        'kept alive: exactly one Connection field, Upgrade';
+    # ap_die() with the module's page: a refusal in header_parser, and
+    # one in the handler after FallbackResource's fast redirect, on a
+    # kept-alive connection
+    for my $t ('/index.html', "$ACME/missing") {
+        $r = first_response('clear_fb',
+            req(GET => $t, host => 'fb.example', keepalive => 1));
+        is $r->{status}, 426, "GET $t kept alive: 426";
+        is_deeply [fields($r, 'Upgrade')], [$TLS],
+            "GET $t kept alive: exactly one Upgrade field";
+        is_deeply [fields($r, 'Connection')], ['Upgrade'],
+            "GET $t kept alive: exactly one Connection field, Upgrade";
+    }
 
-    # the client offers h2c: refused at once (TLS fails too), no 101
-    $r = first_response('clear_plain', req(GET => '/secure/data.txt', %h,
-        keepalive => 1,
-        h => "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-           . "HTTP2-Settings: AAMAAABkAAQAAP__\r\n"));
-    is $r->{status_line}, 'HTTP/1.1 426 Upgrade Required',
-        'h2c offer to /secure: 426 at once, no 101';
-    is_deeply [fields($r, 'Upgrade')], [$TLS],
-        'h2c offer: exactly one Upgrade field';
-    is_deeply [fields($r, 'Connection')], ['Upgrade'],
-        'h2c offer: exactly one Connection field';
+    # the client offers h2c: refused at once (TLS fails too), no 101;
+    # with the module's page and with ErrorDocument 426
+    my $h2c = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+            . "HTTP2-Settings: AAMAAABkAAQAAP__\r\n";
+    for my $c (['clear_fb', 'fb.example', "$ACME/missing"],
+               ['clear_plain', 'clear.example', '/secure/data.txt']) {
+        my ($vhost, $host, $t) = @$c;
+        $r = first_response($vhost,
+            req(GET => $t, host => $host, keepalive => 1, h => $h2c));
+        is $r->{status_line}, 'HTTP/1.1 426 Upgrade Required',
+            "h2c offer, GET $t: 426 at once, no 101";
+        is_deeply [fields($r, 'Upgrade')], [$TLS],
+            "h2c offer, GET $t: exactly one Upgrade field";
+        is_deeply [fields($r, 'Connection')], ['Upgrade'],
+            "h2c offer, GET $t: exactly one Connection field";
+    }
 
     # ErrorDocument 426, kept alive: the error document's own handler
     # would add the core's announcement
@@ -450,6 +486,33 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
         'include virtual over plain: one Connection field';
     $r = tls('clear_ssl', GET => '/pub/inc.shtml', %h);
     has($r, 'data', 'include virtual over TLS');
+}
+
+# === ProxyPass to the server itself ========================================
+# (the client is 127.0.0.3; a TLS terminator would be 127.0.0.2)
+
+{
+    my $from = sub {
+        my ($vhost, $host, $path, $local) = @_;
+        return parse_response(raw($vhost, req(GET => $path, host => $host,
+            h => "X-Forwarded-Proto: https\r\n"), local => $local));
+    };
+    my $r = $from->('clear_loop', 'loop.example', '/app/data.txt',
+                    '127.0.0.3');
+    is $r->{status}, 200,
+        'loopback trusted: the client\'s X-Forwarded-Proto passes through '
+        . 'ProxyPass to itself (README\'s warning)';
+    has($r, 'data', 'loopback trusted, proxied');
+    refused($from->('clear_loop', 'loop.example', '/secure/data.txt',
+                    '127.0.0.3'),
+            'loopback trusted: the client\'s X-Forwarded-Proto, directly');
+    refused($from->('clear_loop_safe', 'loop-safe.example', '/app/plain.html',
+                    '127.0.0.3'),
+            'README\'s safe form: a client\'s X-Forwarded-Proto');
+    $r = $from->('clear_loop_safe', 'loop-safe.example', '/app/plain.html',
+                 '127.0.0.2');
+    is $r->{status}, 200, 'README\'s safe form: the TLS terminator: 200';
+    is $r->{body}, "clear pub\n", 'README\'s safe form: proxied';
 }
 
 # === a shared cache behind a TLS-terminating load balancer =================
@@ -502,7 +565,7 @@ my @h2 = (
 );
 
 SKIP: {
-    skip $NO_H2, 6 * @h2 unless h2_served();
+    skip $NO_H2, 8 * @h2 unless h2_served();
     for my $c (@h2) {
         my ($p, $t, $target, $pst, $tst, $mark) = @$c;
         my $r = curl('--http2-prior-knowledge',
@@ -513,6 +576,12 @@ SKIP: {
         is_deeply [map { $_->[0] } grep { $_->[0] =~ /^(?:upgrade|connection)$/i }
                    @{ $r->{fields} }], [],
             "$name: no Upgrade or Connection field";
+        # an h2c upgrade: httpd may switch while the request is exempt,
+        # before it becomes another one
+        $r = curl('--http2', 'http://' . hostport($p) . $target);
+        $name = "h2c upgrade $p $target";
+        is $r->{status}, $pst, "$name: $pst, as over HTTP/1.1";
+        lacks($r, $mark, $name);
         $r = curl('--http2', 'https://' . hostport($t) . $target);
         $name = "h2 $t $target";
         is $r->{status}, $tst, "$name: $tst, as over HTTP/1.1";

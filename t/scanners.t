@@ -21,7 +21,7 @@ use UpReq qw(hostport send_raw parse_response fields field curl
              h2_served $NO_H2 access_log_line);
 use UpReqProxy qw(free_port start_httpd stop_daemon server_cert);
 
-plan tests => 16 + 1, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
+plan tests => 18 + 1, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
 my $TLS = 'TLS/1.2, HTTP/1.1';
 
@@ -112,7 +112,13 @@ sub no_inband_upgrade {
     no_inband_upgrade($host, $port, '/', 'fb.example', 426,
                       'TLS everywhere, default 426');
 
+    # a site whose / needs nothing: the core does not announce h2c to a
+    # request that offers an Upgrade of its own
     ($host, $port) = split /:/, hostport('clear_plain');
+    $bytes = probe($host, $port, 'clear.example');
+    is parse_response($bytes)->{status}, 200,
+        'testssl.sh probe, / without a policy: 200';
+    unlike $bytes, qr/Upgrade: TLS/, '/ without a policy: no "Upgrade: TLS"';
     no_inband_upgrade($host, $port, '/secure/data.txt', 'clear.example', 426,
                       'refused location');
     no_inband_upgrade($host, $port, '/pub/plain.html', 'clear.example', 200,
@@ -159,6 +165,10 @@ subtest 'UpgradeRequiredTLSStatus 403' => sub {
     $put->('ed/403.html', "<html><body>SCAN-ERRORDOCUMENT-403</body></html>\n");
     $put->('ht/.htaccess', "UpgradeRequiredTLSStatus 426\n");
     $put->('ht403/.htaccess', "UpgradeRequiredTLSStatus 403\n");
+    $put->('tlsh2/x', "scan tlsh2/x\n");
+    $put->('dav/a.txt', "dav source\n");
+    make_path("$root/davtls", "$dir/davlock");
+    chmod 0777, "$root/dav", "$root/davtls", "$dir/davlock";
 
     my $srv = eval {
         start_httpd('scan', <<"EOC", [map { ['127.0.0.1', $_] } values %port]);
@@ -201,6 +211,18 @@ UpgradeRequiredTLSStatus 403
     <Directory "$root/d426">
         UpgradeRequiredTLSStatus 426
     </Directory>
+    <Directory "$root/tlsh2">
+        UpgradeRequired TLS HTTP/2
+    </Directory>
+    # mod_dav sends the refusal of its Destination's subrequest itself
+    DavLockDB "$dir/davlock/lock"
+    <Directory "$root/dav">
+        UpgradeRequired Off
+        Dav On
+    </Directory>
+    <Directory "$root/davtls">
+        Dav On
+    </Directory>
     # .htaccess
     <Directory "$root/ht">
         AllowOverride AuthConfig
@@ -226,6 +248,9 @@ UpgradeRequiredTLSStatus 403
     UpgradeRequired TLS
     <Directory "$root/tls13">
         UpgradeRequired TLS/1.3
+    </Directory>
+    <Directory "$root/tlsh2">
+        UpgradeRequired TLS HTTP/2
     </Directory>
 </VirtualHost>
 EOC
@@ -323,8 +348,10 @@ EOC
     is $r->{status}, 403, 'ErrorDocument 403: 403';
     is $r->{body}, "<html><body>SCAN-ERRORDOCUMENT-403</body></html>\n",
         'ErrorDocument 403 inside the refused location: served';
-    is_deeply [grep { /TLS/i } fields($r, 'Upgrade')], [],
-        'ErrorDocument 403: no Upgrade: TLS';
+    is_deeply [fields($r, 'Upgrade')], [],
+        'ErrorDocument 403: no Upgrade, not even the core\'s announcement';
+    is_deeply [fields($r, 'Connection')], ['close'],
+        'ErrorDocument 403: Connection: close only';
     is_deeply [fields($r, 'Sec-WebSocket-Version')], [],
         'ErrorDocument 403: no Sec-WebSocket-Version';
     like $log->('ted'), qr{ 403 upgrade=- note=.* redirect=TLS/1\.2, HTTP/1\.1$},
@@ -357,6 +384,26 @@ EOC
     is $ask->(tls => '/tls13/x', version => 'TLSv1_3')->{status}, 200,
         'TLS/1.3 required, TLS 1.3: 200';
     is $ask->(tls => '/index.html')->{status}, 200, 'TLS required, TLS: 200';
+
+    # TLS and HTTP/2 required: 403 while TLS fails, 426 once only HTTP/2
+    $r = $ask->(plain => '/tlsh2/x');
+    is $r->{status}, 403, 'TLS and HTTP/2 over plain HTTP/1.1: 403';
+    is_deeply [fields($r, 'Upgrade')], [],
+        'TLS and HTTP/2 over plain: no Upgrade, not even h2c';
+    $r = $ask->(tls => '/tlsh2/x');
+    is $r->{status}, 426, 'TLS and HTTP/2 over TLS HTTP/1.1: 426';
+    is_deeply [fields($r, 'Upgrade')], ['HTTP/2.0'],
+        'TLS and HTTP/2 over TLS HTTP/1.1: Upgrade: HTTP/2.0';
+
+    # a refused served subrequest whose 403 mod_dav sends itself, on the
+    # first request of a connection (where the core announces h2c)
+    $r = $ask->(plain => '/dav/a.txt', method => 'COPY',
+                h => "Destination: http://scan.example/davtls/b.txt\r\n");
+    is $r->{status}, 403, 'COPY into the TLS location over plain: 403';
+    is_deeply [fields($r, 'Upgrade')], [], 'COPY 403: no Upgrade';
+    is_deeply [grep { /upgrade/i } fields($r, 'Connection')], [],
+        'COPY 403: no Connection: Upgrade';
+    ok !-e "$root/davtls/b.txt", 'COPY 403: nothing written';
 
     # never in-band
     no_inband_upgrade('127.0.0.1', $port{plain}, '/index.html',
