@@ -204,19 +204,16 @@ static void upreq_count(request_rec *r, upreq_main_state *st)
     (void)r;
 }
 
-/* Count the client's request that r serves, if a policy judged it and its
- * decision is final: r is it, or an internal redirect of it.  An h2c
- * offer that core_upgrade_handler switched is never counted as such: the
- * HTTP/2 request it became is. */
+/* Count the client's request r, if a policy judged it and its decision
+ * is final; r is the request the client sent (never an internal redirect,
+ * whose prev it is).  An h2c offer that core_upgrade_handler switched is
+ * never counted as such: the HTTP/2 request it became is. */
 static void upreq_count_final(request_rec *r)
 {
-    for (; r; r = r->prev) {
-        const upreq_main_state *st = upreq_main_peek(r);
+    const upreq_main_state *st = upreq_main_peek(r);
 
-        if (r->prev == NULL && st && st != &upreq_handler_started
-            && !st->h2c_offer) {
-            upreq_count(r, (upreq_main_state *)st);
-        }
+    if (st && st != &upreq_handler_started && !st->h2c_offer) {
+        upreq_count(r, (upreq_main_state *)st);
     }
 }
 
@@ -356,30 +353,32 @@ static apr_status_t upreq_pending_filter(ap_filter_t *f,
     return ap_pass_brigade(f->next, bb);
 }
 
-/* A subrequest whose policy fails: served ones are refused now; lookups
- * are marked, and refused only when authentication is about to run. */
+/* A subrequest under a policy: served ones that fail it are refused now;
+ * lookups are marked, and refused only when authentication is about to
+ * run.  The evaluation lives in the pool, not on the stack, which keeps
+ * a stack frame off every request's post_perdir_config. */
 static int upreq_judge_subrequest(request_rec *r, const upreq_dir_conf *d)
 {
     const upreq_main_state *mst = upreq_main_peek(upreq_main_request(r));
     int served = mst && mst->in_handler;
-    upreq_lookup_state *ls;
-    upreq_refusal rf;
+    upreq_lookup_state *ls = apr_palloc(r->pool, sizeof(*ls));
+    upreq_refusal *rf = &ls->rf;
     upreq_outcome out;
 
-    rf.d = d;
-    upreq_evaluate(r, &d->policy, upreq_srv(r), &rf.v);
+    rf->d = d;
+    upreq_evaluate(r, &d->policy, upreq_srv(r), &rf->v);
     /* a lookup shares its main request's exemption, which also holds
      * for the fast redirect the lookup may become */
-    out = upreq_outcome_of(r, &rf, !served, 0);
+    out = upreq_outcome_of(r, rf, !served, 0);
     if (out == UPREQ_MET || out == UPREQ_EXEMPT
         || (out == UPREQ_REPORTED && !served)) {
         return DECLINED;
     }
     if (served) {
         if (out == UPREQ_REFUSED) {
-            upreq_keep_pending(r, &rf);
+            upreq_keep_pending(r, rf);
         }
-        return upreq_answer(r, &rf, out, "served subrequest");
+        return upreq_answer(r, rf, out, "served subrequest");
     }
     if (APLOGrdebug(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -389,8 +388,6 @@ static int upreq_judge_subrequest(request_rec *r, const upreq_dir_conf *d)
                       ap_escape_logitem(r->pool, r->uri),
                       ap_escape_logitem(r->pool, d->policy.where));
     }
-    ls = apr_palloc(r->pool, sizeof(*ls));
-    ls->rf = rf;
     ap_set_module_config(r->request_config, &upgrade_required_module, ls);
     return DECLINED;
 }
@@ -472,18 +469,22 @@ static int upreq_check_authn(request_rec *r)
 static void upreq_insert_error_filter(request_rec *r)
 {
     if (r->main == NULL) {
+        request_rec *first = r;
+
         upreq_apply_pending(r, 1);
-        upreq_count_final(r);
+        while (first->prev) {
+            first = first->prev;
+        }
+        upreq_count_final(first);
     }
 }
 
-/* log_transaction: a request that ended without a handler and without
- * an error response of httpd's (a module's DONE) is counted at last. */
+/* log_transaction (of the request the client sent): one that ended
+ * without a handler and without an error response of httpd's (a module's
+ * DONE) is counted at last. */
 static int upreq_log_transaction(request_rec *r)
 {
-    if (r->main == NULL) {
-        upreq_count_final(r);
-    }
+    upreq_count_final(r);
     return DECLINED;
 }
 
@@ -517,13 +518,20 @@ static int upreq_handler(request_rec *r)
     if (r->main) {
         return DECLINED;
     }
-    if (upreq_is_error_document(r)) {
-        upreq_apply_pending(r->prev, 1);
-        upreq_count_final(r->prev);
-    }
-    if (upreq_is_our_error_document(r)) {
-        upreq_prepare_error_document(r);
-        return DECLINED;
+    if (r->prev) {
+        request_rec *first = r->prev;
+
+        while (first->prev) {
+            first = first->prev;
+        }
+        upreq_count_final(first);
+        if (upreq_is_error_document(r)) {
+            upreq_apply_pending(r->prev, 1);
+        }
+        if (upreq_is_our_error_document(r)) {
+            upreq_prepare_error_document(r);
+            return DECLINED;
+        }
     }
     d = upreq_dir(r);
     if (upreq_needs_decision(r, d)) {

@@ -103,8 +103,8 @@ typedef struct {
 typedef struct {
     int failed;             /* UPREQ_R_* bits that are not met */
     int h2c_candidate;      /* a valid h2c upgrade offer, let through */
-    int acme;               /* an ACME HTTP-01 validation (exempt from
-                             * TLS where UpgradeRequiredAcmeExempt is On) */
+    int acme;               /* TLS failed for an ACME HTTP-01 validation,
+                             * exempt (UpgradeRequiredAcmeExempt On) */
     int handshake;          /* a WebSocket opening handshake */
     int via_proxy;          /* the TCP peer is a trusted proxy */
     int proxy_says_tls;     /* ... and its headers say https */

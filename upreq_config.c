@@ -42,9 +42,12 @@ void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     /* httpd merges every section of every request, and most set nothing
      * of ours: then the other side stands for the merge (merged
      * configurations are never written to), which keeps an allocation
-     * off every request (bench/README.md) */
+     * off the requests of a policy (bench/README.md) */
     if (upreq_dir_sets_nothing(add)) {
         return base;
+    }
+    if (upreq_dir_sets_nothing(base)) {
+        return add;
     }
     conf = apr_pcalloc(p, sizeof(*conf));
     conf->policy = (add->policy.reqs != UPREQ_UNSET) ? add->policy

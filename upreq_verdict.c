@@ -275,7 +275,9 @@ void upreq_evaluate(request_rec *r, const upreq_policy *pol,
     v->tls = upreq_tls_state(r);
     if (pol->reqs & UPREQ_R_TLS) {
         upreq_check_tls(r, pol, sc, v);
-        v->acme = upreq_acme_exempt(sc) && upreq_is_acme_challenge(r);
+        /* asked only where it can matter: TLS failed */
+        v->acme = (v->failed & UPREQ_R_TLS) && upreq_acme_exempt(sc)
+                  && upreq_is_acme_challenge(r);
     }
     if ((pol->reqs & UPREQ_R_HTTP11) && r->proto_num < HTTP_VERSION(1, 1)) {
         v->failed |= UPREQ_R_HTTP11;
