@@ -89,79 +89,68 @@ static const char *upreq_client_target(request_rec *r)
                        r->args ? "?" : "", r->args ? r->args : "", NULL);
 }
 
-#define UPREQ_PAGE_HEAD(title, h1) \
-    "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n" \
-    "<title>" title "</title>\n</head><body>\n<h1>" h1 "</h1>\n"
-
 /* the TLS versions as the page names them */
 static const char *const upreq_tls_names[] = {
     "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"
 };
 
-/* A paragraph with the https link (the virtual host's https address and
- * the client's path; never the Host header): text before the link, the
- * link, and the text after it ("</a>..."), in one apr_pstrcat of six
- * pieces.  A refusal's cost is in its pieces (bench/README.md), so the
- * link's fixed parts are made at start-up. */
-static const char *upreq_page_with_link(request_rec *r, const char *before,
-                                        const char *after)
-{
-    const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
-                                                    &upgrade_required_module);
-    const char *path = ap_escape_html2(r->pool, upreq_client_target(r), 1);
-
-    return apr_pstrcat(r->pool, before, sc->link_open, path, sc->link_mid,
-                       path, after, NULL);
-}
+/* One paragraph of the page: its text, or the text before and after the
+ * https link (after: from "</a>" on) */
+typedef struct {
+    const char *before;
+    const char *after;      /* NULL: no link */
+} upreq_para;
 
 /* the TLS paragraph */
-static const char *upreq_page_tls(request_rec *r, const upreq_refusal *rf)
+static upreq_para upreq_para_tls(request_rec *r, const upreq_refusal *rf)
 {
     int minor = rf->d->policy.tls_minor;
+    upreq_para p = { NULL, "</a> instead.</p>\n" };
     const char *used;
 
     if (rf->v.tls_too_old) {
         /* behind a proxy the version is the proxy's to know */
         used = rf->v.via_proxy ? NULL : rf->v.tls->protocol;
-        return apr_pstrcat(r->pool, "<p>This resource requires ",
-                           upreq_tls_names[minor], " or newer; this "
-                           "connection uses ",
-                           used ? ap_escape_html2(r->pool, used, 1)
-                                : "an unknown version",
-                           ". Please reconnect with a client that "
-                           "supports ", upreq_tls_names[minor], ".</p>\n",
-                           NULL);
+        p.before = apr_pstrcat(r->pool, "<p>This resource requires ",
+                               upreq_tls_names[minor], " or newer; this "
+                               "connection uses ",
+                               used ? ap_escape_html2(r->pool, used, 1)
+                                    : "an unknown version",
+                               ". Please reconnect with a client that "
+                               "supports ", upreq_tls_names[minor],
+                               ".</p>\n", NULL);
+        p.after = NULL;
     }
-    if (minor == UPREQ_TLS_ANY) {
-        return upreq_page_with_link(r, "<p>This resource is only available "
-                                    "over a secure (TLS) connection. Please "
-                                    "use ", "</a> instead.</p>\n");
+    else if (minor == UPREQ_TLS_ANY) {
+        p.before = "<p>This resource is only available over a secure (TLS) "
+                   "connection. Please use ";
     }
-    return upreq_page_with_link(r, apr_pstrcat(r->pool, "<p>This resource "
-                                               "is only available over a "
-                                               "secure (TLS) connection "
-                                               "using ",
-                                               upreq_tls_names[minor],
-                                               " or newer. Please use ",
-                                               NULL),
-                                "</a> instead.</p>\n");
+    else {
+        p.before = apr_pstrcat(r->pool, "<p>This resource is only available "
+                               "over a secure (TLS) connection using ",
+                               upreq_tls_names[minor], " or newer. Please "
+                               "use ", NULL);
+    }
+    return p;
 }
 
 /* the HTTP/2 paragraph over cleartext: browsers speak HTTP/2 only over
  * TLS, so a person is sent to the https address; API clients are told
  * of h2c and of HTTP/2 with prior knowledge */
-static const char *upreq_page_h2_cleartext(request_rec *r,
-                                           const upreq_refusal *rf)
+static upreq_para upreq_para_h2_cleartext(request_rec *r,
+                                          const upreq_refusal *rf)
 {
-    return upreq_page_with_link(r, "<p>This resource is only available over "
-                                "HTTP/2. Browsers use HTTP/2 over TLS only: "
-                                "please use ",
-                                upreq_offers_h2c(r, rf)
-                                ? "</a> instead. Other clients may repeat "
-                                  "the request with HTTP/2 (h2c: an Upgrade "
-                                  "to h2c, or prior knowledge).</p>\n"
-                                : "</a> instead. Other clients may repeat "
-                                  "the request with HTTP/2.</p>\n");
+    upreq_para p = { "<p>This resource is only available over HTTP/2. "
+                     "Browsers use HTTP/2 over TLS only: please use ",
+                     "</a> instead. Other clients may repeat the request "
+                     "with HTTP/2.</p>\n" };
+
+    if (upreq_offers_h2c(r, rf)) {
+        p.after = "</a> instead. Other clients may repeat the request with "
+                  "HTTP/2 (h2c: an Upgrade to h2c, or prior knowledge)."
+                  "</p>\n";
+    }
+    return p;
 }
 
 static int upreq_is_cleartext(const upreq_refusal *rf)
@@ -169,34 +158,68 @@ static int upreq_is_cleartext(const upreq_refusal *rf)
     return !rf->v.tls->is_tls && !rf->v.proxy_says_tls;
 }
 
-/* The page: one paragraph per failed requirement, from the table; one
- * copy for the usual single paragraph. */
+static upreq_para upreq_para_of(request_rec *r, const upreq_refusal *rf,
+                                const upreq_requirement *q)
+{
+    upreq_para p = { q->paragraph, NULL };
+
+    if (q->bit == UPREQ_R_TLS) {
+        p = upreq_para_tls(r, rf);
+    }
+    else if (q->bit == UPREQ_R_HTTP2 && upreq_is_cleartext(rf)
+             && !(rf->failed & UPREQ_R_TLS)) {
+        p = upreq_para_h2_cleartext(r, rf);
+    }
+    return p;
+}
+
+static const char *upreq_join(request_rec *r, const char *a, const char *b)
+{
+    return *a ? apr_pstrcat(r->pool, a, b, NULL) : b;
+}
+
+#define UPREQ_PAGE_HEAD(title, h1) \
+    "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n" \
+    "<title>" title "</title>\n</head><body>\n<h1>" h1 "</h1>\n"
+
+/* The page: one paragraph per failed requirement, from the table, and at
+ * most one https link (the virtual host's address and the client's path;
+ * never the Host header), in one copy.  A refusal's cost is in the pieces
+ * it joins (bench/README.md): the link's fixed parts are made at
+ * start-up, and apr_psprintf, which reads its format character by
+ * character, is not used. */
 static const char *upreq_page(request_rec *r, const upreq_refusal *rf)
 {
-    const char *page = "";
+    const upreq_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                                    &upgrade_required_module);
+    const char *head = rf->status == HTTP_FORBIDDEN
+                       ? UPREQ_PAGE_HEAD("403 Forbidden", "Forbidden")
+                       : UPREQ_PAGE_HEAD("426 Upgrade Required",
+                                         "Upgrade Required");
+    const char *pre = "", *post = NULL, *path;
     int i;
 
     for (i = 0; i < UPREQ_N_REQUIREMENTS; i++) {
         const upreq_requirement *q = &upreq_requirements[i];
-        const char *para = q->paragraph;
+        upreq_para p;
 
         if (!(rf->failed & q->bit)) {
             continue;
         }
-        if (q->bit == UPREQ_R_TLS) {
-            para = upreq_page_tls(r, rf);
+        p = upreq_para_of(r, rf, q);
+        if (post) {             /* after the link: text only */
+            post = apr_pstrcat(r->pool, post, p.before, NULL);
+            continue;
         }
-        else if (q->bit == UPREQ_R_HTTP2 && upreq_is_cleartext(rf)
-                 && !(rf->failed & UPREQ_R_TLS)) {
-            para = upreq_page_h2_cleartext(r, rf);
-        }
-        page = *page ? apr_pstrcat(r->pool, page, para, NULL) : para;
+        pre = upreq_join(r, pre, p.before);
+        post = p.after;
     }
-    return apr_pstrcat(r->pool, rf->status == HTTP_FORBIDDEN
-                       ? UPREQ_PAGE_HEAD("403 Forbidden", "Forbidden")
-                       : UPREQ_PAGE_HEAD("426 Upgrade Required",
-                                         "Upgrade Required"),
-                       page, "</body></html>\n", NULL);
+    if (post == NULL) {
+        return apr_pstrcat(r->pool, head, pre, "</body></html>\n", NULL);
+    }
+    path = ap_escape_html2(r->pool, upreq_client_target(r), 1);
+    return apr_pstrcat(r->pool, head, pre, sc->link_open, path, sc->link_mid,
+                       path, post, "</body></html>\n", NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -236,7 +259,10 @@ static void upreq_set_fields(request_rec *r, const upreq_refusal *rf,
         const char *conn = apr_table_get(r->err_headers_out, "Connection");
 
         apr_table_setn(r->err_headers_out, "Upgrade", upgrade);
-        if (!upreq_list_has_token(conn, "upgrade")) {
+        if (conn == NULL) {             /* the usual case: no second scan */
+            apr_table_addn(r->err_headers_out, "Connection", "Upgrade");
+        }
+        else if (!upreq_list_has_token(conn, "upgrade")) {
             apr_table_mergen(r->err_headers_out, "Connection", "Upgrade");
         }
     }
@@ -356,7 +382,9 @@ void upreq_refuse(request_rec *r, const upreq_refusal *rf, int page)
         upreq_add_vary(r);
     }
     apr_table_setn(r->subprocess_env, UPREQ_ENV, upgrade);
-    apr_table_setn(r->notes, UPREQ_NOTE, upgrade);
+    /* the note is the module's own and set once per request (pending
+     * refusals check it first): no scan for an older value */
+    apr_table_addn(r->notes, UPREQ_NOTE, upgrade);
     /* httpd's canned 426 text speaks of SSL only; an ErrorDocument wins */
     if (page && custom == NULL) {
         const char *text = upreq_page(r, rf);
