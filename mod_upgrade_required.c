@@ -45,6 +45,7 @@
  */
 
 #include "upreq.h"
+#include "upreq_metrics.h"
 
 /* Keeps a function's stack (a verdict, the canary that guards it) off the
  * path of requests that need none of it: the hooks below run for every
@@ -199,6 +200,79 @@ static int upreq_path_fits_storage(request_rec *r)
            < PATH_MAX;
 }
 
+/* TEMPORARY wiring of the counters (issue 17), until the redesigned
+ * decision counts in its one outcome function. */
+
+/* what the client used for a TLS requirement */
+static upreq_client upreq_tls_client(request_rec *r, const upreq_verdict *v)
+{
+    const upreq_conn_tls *t = v->tls ? v->tls : upreq_tls_state(r);
+    int by_conn = !v->via_proxy || v->tls_used
+                  || (v->why && strcmp(v->why, "TLS connection") == 0);
+
+    if (v->via_proxy && (v->failed & UPREQ_R_TLS) && !v->tls_too_old) {
+        return UPREQ_CL_PLAIN;      /* the proxy says plain, or nothing */
+    }
+    if (!by_conn) {
+        return UPREQ_CL_TLS;        /* the proxy says https: no version */
+    }
+    if (!t->is_tls) {
+        return UPREQ_CL_PLAIN;
+    }
+    return t->minor >= 0 && t->minor <= 3
+           ? (upreq_client)(UPREQ_CL_TLS10 + t->minor) : UPREQ_CL_TLS;
+}
+
+/* One count per requirement of d's policy for main request r. */
+static void upreq_count(request_rec *r, const upreq_dir_conf *d,
+                        const upreq_verdict *v, int fails)
+{
+    int reqs = d->policy.reqs, minor = d->policy.tls_minor;
+    upreq_client http = r->proto_num >= HTTP_VERSION(2, 0) ? UPREQ_CL_HTTP2
+                      : r->proto_num >= HTTP_VERSION(1, 1) ? UPREQ_CL_HTTP11
+                      : UPREQ_CL_HTTP10;
+    upreq_outcome miss;     /* what a requirement that failed got */
+
+    /* not counted (SPEC); an h2c offer counts as what it becomes */
+    if (r->proxyreq == PROXYREQ_PROXY || r->method_number == M_CONNECT
+        || v->h2c_candidate) {
+        return;
+    }
+    miss = !fails ? UPREQ_OUT_EXEMPT
+         : upreq_report_only(d) ? UPREQ_OUT_REPORTED
+         : upreq_wants_redirect(r, d, v) ? UPREQ_OUT_REDIRECTED
+         : UPREQ_OUT_REFUSED;
+    if (reqs & UPREQ_R_TLS) {
+        upreq_client cl = upreq_tls_client(r, v);
+        int version_ok = cl >= UPREQ_CL_TLS10 && cl <= UPREQ_CL_TLS13
+                         && (int)(cl - UPREQ_CL_TLS10) >= minor;
+        /* not judged (v->peer unset): the ACME exemption, which counts
+         * as met where the connection meets the requirement anyway */
+        upreq_outcome out = (v->failed & UPREQ_R_TLS) ? miss
+            : v->peer || version_ok
+              || (minor == UPREQ_TLS_ANY && cl != UPREQ_CL_PLAIN)
+            ? UPREQ_OUT_MET : UPREQ_OUT_EXEMPT;
+
+        upreq_metrics_add(r, minor == UPREQ_TLS_ANY ? UPREQ_RL_TLS
+                          : (upreq_req_label)(UPREQ_RL_TLS10 + minor),
+                          out, cl);
+    }
+    if (reqs & UPREQ_R_HTTP11) {
+        upreq_metrics_add(r, UPREQ_RL_HTTP11, (v->failed & UPREQ_R_HTTP11)
+                          ? miss : UPREQ_OUT_MET, http);
+    }
+    if (reqs & UPREQ_R_HTTP2) {
+        upreq_metrics_add(r, UPREQ_RL_HTTP2, (v->failed & UPREQ_R_HTTP2)
+                          ? miss : UPREQ_OUT_MET, http);
+    }
+    if (reqs & UPREQ_R_WS) {
+        upreq_metrics_add(r, UPREQ_RL_WS, (v->failed & UPREQ_R_WS)
+                          ? miss : UPREQ_OUT_MET,
+                          (v->failed & UPREQ_R_WS) ? UPREQ_CL_NO_HANDSHAKE
+                                                   : UPREQ_CL_HANDSHAKE);
+    }
+}
+
 /* The one decision: OK to go on (DECLINED), or the answer.  Every hook
  * below calls it with the per-directory configuration that is final for
  * the request at that point (README: "Where it acts in the request
@@ -220,6 +294,9 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
     st = upreq_state(r);
     st->decided = &d->policy;
     st->h2c_offer = !fails && v.h2c_candidate && !upreq_request_is_exempt(r);
+    if (r->main == NULL && r->prev == NULL) {
+        upreq_count(r, d, &v, fails);   /* TEMPORARY wiring, issue 17 */
+    }
     if (!fails) {
         upreq_log_pass(r, d, &v, phase);
         return DECLINED;
@@ -565,7 +642,6 @@ static void upreq_register_hooks(apr_pool_t *p)
     static const char *const after_setenvif[] = { "mod_setenvif.c", NULL };
     static const char *const core[] = { "core.c", NULL };
 
-    (void)p;
     /* the early decision: after every translator that may claim the
      * request or change its URI, before core maps it to a file */
     ap_hook_translate_name(upreq_translate_name, translators, NULL,
@@ -602,6 +678,8 @@ static void upreq_register_hooks(apr_pool_t *p)
     /* under apachectl -t too */
     ap_hook_check_config(upreq_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(upreq_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* the counters' memory, their handler and mod_status section */
+    upreq_metrics_register_hooks(p);
 #if !UPREQ_HAVE_AP_SSL
     /* mod_ssl's optional functions exist once all modules are loaded */
     ap_hook_optional_fn_retrieve(upreq_retrieve_optional_fn, NULL, NULL,
