@@ -114,10 +114,10 @@ typedef struct {
     upreq_mslot *slot;              /* NULL: not counted */
 } upreq_mhost;
 
-/* server_rec -> host, open addressing */
+/* server_rec -> its host's slot, open addressing */
 typedef struct {
     const server_rec *s;
-    const upreq_mhost *host;
+    upreq_mslot *slot;              /* hosts[host[i]].slot, once bound */
 } upreq_mentry;
 
 /* one generation of the configuration (pconf); read-only once the
@@ -126,6 +126,7 @@ typedef struct {
     upreq_mhost *hosts;             /* one per label, main server first */
     int nhosts;
     upreq_mentry *map;
+    int *host;                      /* the host index of each map entry */
     apr_size_t mask;
     int shift;
 } upreq_mgen;
@@ -147,7 +148,6 @@ void upreq_metrics_add(request_rec *r, upreq_req_label req,
     const upreq_mgen *g = upreq_gen;
     const server_rec *s = r->server;
     const upreq_mentry *e;
-    upreq_mslot *slot;
     apr_size_t i;
 
     if (g == NULL || (unsigned)req >= UPREQ_RL_COUNT
@@ -155,15 +155,15 @@ void upreq_metrics_add(request_rec *r, upreq_req_label req,
         || (unsigned)cl >= UPREQ_CL_COUNT) {
         return;
     }
+    /* nearly always the first entry; a free one ends the search */
     for (i = upreq_server_hash(g, s); (e = &g->map[i])->s != s;
          i = (i + 1) & g->mask) {
         if (e->s == NULL) {
             return;
         }
     }
-    slot = e->host->slot;
-    if (slot) {
-        UPREQ_COUNTER_INC(&slot->n[req][out][cl]);
+    if (e->slot) {
+        UPREQ_COUNTER_INC(&e->slot->n[req][out][cl]);
     }
 }
 
@@ -235,6 +235,11 @@ static int upreq_bind_slots(upreq_mretained *rt, upreq_mgen *g,
         if (h->slot == NULL && strlen(h->vhost) < UPREQ_VHOST_MAX
             && (h->slot = upreq_take_slot(rt, claimed, h->vhost)) == NULL) {
             missing++;
+        }
+    }
+    for (i = 0; i <= (int)g->mask; i++) {
+        if (g->map[i].s) {
+            g->map[i].slot = g->hosts[g->host[i]].slot;
         }
     }
     return missing;
@@ -414,8 +419,7 @@ static void upreq_host_init(apr_pool_t *p, upreq_mhost *h, const char *label)
     h->slot = NULL;
 }
 
-static void upreq_map_add(upreq_mgen *g, const server_rec *s,
-                          const upreq_mhost *h)
+static void upreq_map_add(upreq_mgen *g, const server_rec *s, int host)
 {
     apr_size_t i = upreq_server_hash(g, s);
 
@@ -423,7 +427,7 @@ static void upreq_map_add(upreq_mgen *g, const server_rec *s,
         i = (i + 1) & g->mask;
     }
     g->map[i].s = s;
-    g->map[i].host = h;
+    g->host[i] = host;
 }
 
 /* The server_recs in the order of the configuration: httpd puts each
@@ -468,6 +472,7 @@ static upreq_mgen *upreq_make_generation(apr_pool_t *pconf,
     g->shift = 64 - bits;
     g->mask = ((apr_size_t)1 << bits) - 1;
     g->map = apr_pcalloc(pconf, sizeof(*g->map) << bits);
+    g->host = apr_pcalloc(pconf, sizeof(*g->host) << bits);
     g->hosts = apr_pcalloc(pconf, sizeof(*g->hosts) * all->nelts);
     for (i = 0; i < all->nelts; i++) {
         server_rec *v = APR_ARRAY_IDX(all, i, server_rec *);
@@ -485,7 +490,7 @@ static upreq_mgen *upreq_make_generation(apr_pool_t *pconf,
                              label, UPREQ_VHOST_MAX - 1);
             }
         }
-        upreq_map_add(g, v, h);
+        upreq_map_add(g, v, (int)(h - g->hosts));
     }
     return g;
 }
@@ -651,14 +656,29 @@ static int upreq_wants_json(const char *args)
     return 0;
 }
 
-/* SetHandler upgrade-required-status; GET (and HEAD) only */
+/* the handler's work, out of line: the hook below runs for every
+ * request, and its own frame is then three instructions */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int upreq_metrics_serve(request_rec *r);
+
+/* SetHandler upgrade-required-status */
 static int upreq_metrics_handler(request_rec *r)
+{
+    /* the first byte declines nearly every request */
+    if (r->handler == NULL || r->handler[0] != UPREQ_STATUS_HANDLER[0]
+        || strcmp(r->handler, UPREQ_STATUS_HANDLER) != 0) {
+        return DECLINED;
+    }
+    return upreq_metrics_serve(r);
+}
+
+/* GET (and HEAD) only */
+static int upreq_metrics_serve(request_rec *r)
 {
     int json;
 
-    if (r->handler == NULL || strcmp(r->handler, UPREQ_STATUS_HANDLER)) {
-        return DECLINED;
-    }
     r->allowed = AP_METHOD_BIT << M_GET;
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
@@ -715,9 +735,10 @@ static int upreq_metrics_status_hook(request_rec *r, int flags)
         return OK;
     }
     ap_rputs("<hr />\n<h2>mod_upgrade_required</h2>\n"
-             "<p>Client requests judged since the last restart, once per "
-             "requirement (handler <code>" UPREQ_STATUS_HANDLER
-             "</code>)</p>\n", r);
+             "<p>Client requests judged, once per requirement, since httpd "
+             "started or last restarted (a graceful restart keeps them); "
+             "also at <code>SetHandler " UPREQ_STATUS_HANDLER
+             "</code></p>\n", r);
     ap_rputs(notable ? "<dl>\n"
                      : "<table border=\"0\"><tr><th>Virtual host</th>"
                        "<th>Requirement</th><th>Outcome</th>"

@@ -31,8 +31,16 @@ typedef enum { UPREQ_RL_TLS, UPREQ_RL_TLS10, UPREQ_RL_TLS11, UPREQ_RL_TLS12,
                UPREQ_RL_COUNT
 } upreq_req_label;
 
+/* called by the module's own files only: no PLT hop per count */
+#if defined(__GNUC__)
+#define UPREQ_METRICS_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define UPREQ_METRICS_INTERNAL
+#endif
+
 /* One count for request r's virtual host; lock-free, no allocation, no
  * system call.  Values out of range are ignored. */
+UPREQ_METRICS_INTERNAL
 void upreq_metrics_add(request_rec *r, upreq_req_label req,
                        upreq_outcome out, upreq_client cl);
 
