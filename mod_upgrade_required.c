@@ -223,47 +223,68 @@ static upreq_client upreq_tls_client(request_rec *r, const upreq_verdict *v)
            ? (upreq_client)(UPREQ_CL_TLS10 + t->minor) : UPREQ_CL_TLS;
 }
 
-/* One count per requirement of d's policy for main request r. */
-static void upreq_count(request_rec *r, const upreq_dir_conf *d,
-                        const upreq_verdict *v, int fails)
+/* The TLS requirement's count; an ACME request is not judged on TLS
+ * (v->peer unset): met where the connection meets it anyway, else
+ * exempt. */
+static void upreq_count_tls(request_rec *r, const upreq_policy *pol,
+                            const upreq_verdict *v, upreq_outcome miss)
 {
-    int reqs = d->policy.reqs, minor = d->policy.tls_minor;
-    upreq_client http = r->proto_num >= HTTP_VERSION(2, 0) ? UPREQ_CL_HTTP2
-                      : r->proto_num >= HTTP_VERSION(1, 1) ? UPREQ_CL_HTTP11
-                      : UPREQ_CL_HTTP10;
-    upreq_outcome miss;     /* what a requirement that failed got */
+    upreq_client cl = upreq_tls_client(r, v);
+    int minor = pol->tls_minor;
+    upreq_outcome out = miss;
+
+    if (!(v->failed & UPREQ_R_TLS)) {
+        out = v->peer || (cl >= UPREQ_CL_TLS10 && cl <= UPREQ_CL_TLS13
+                          && (int)(cl - UPREQ_CL_TLS10) >= minor)
+              || (minor == UPREQ_TLS_ANY && cl != UPREQ_CL_PLAIN)
+              ? UPREQ_OUT_MET : UPREQ_OUT_EXEMPT;
+    }
+    upreq_metrics_add(r, minor == UPREQ_TLS_ANY ? UPREQ_RL_TLS
+                      : (upreq_req_label)(UPREQ_RL_TLS10 + minor), out, cl);
+}
+
+/* What the requirements that failed got, from the answer rv: DECLINED
+ * is report-only's (or an exemption's, when the request did not fail). */
+static upreq_outcome upreq_miss(int fails, int rv)
+{
+    return !fails ? UPREQ_OUT_EXEMPT
+         : rv == DECLINED ? UPREQ_OUT_REPORTED
+         : ap_is_HTTP_REDIRECT(rv) ? UPREQ_OUT_REDIRECTED
+         : UPREQ_OUT_REFUSED;
+}
+
+/* One count per requirement of d's policy for main request r, which
+ * got rv. */
+static void upreq_count(request_rec *r, const upreq_dir_conf *d,
+                        const upreq_verdict *v, int fails, int rv)
+{
+    int reqs = d->policy.reqs;
+    upreq_outcome miss = UPREQ_OUT_MET;
+    upreq_client http;
 
     /* not counted (SPEC); an h2c offer counts as what it becomes */
-    if (r->proxyreq == PROXYREQ_PROXY || r->method_number == M_CONNECT
-        || v->h2c_candidate) {
+    if (v->h2c_candidate || r->proxyreq == PROXYREQ_PROXY
+        || r->method_number == M_CONNECT) {
         return;
     }
-    miss = !fails ? UPREQ_OUT_EXEMPT
-         : upreq_report_only(d) ? UPREQ_OUT_REPORTED
-         : upreq_wants_redirect(r, d, v) ? UPREQ_OUT_REDIRECTED
-         : UPREQ_OUT_REFUSED;
+    if (v->failed) {
+        miss = upreq_miss(fails, rv);
+    }
     if (reqs & UPREQ_R_TLS) {
-        upreq_client cl = upreq_tls_client(r, v);
-        int version_ok = cl >= UPREQ_CL_TLS10 && cl <= UPREQ_CL_TLS13
-                         && (int)(cl - UPREQ_CL_TLS10) >= minor;
-        /* not judged (v->peer unset): the ACME exemption, which counts
-         * as met where the connection meets the requirement anyway */
-        upreq_outcome out = (v->failed & UPREQ_R_TLS) ? miss
-            : v->peer || version_ok
-              || (minor == UPREQ_TLS_ANY && cl != UPREQ_CL_PLAIN)
-            ? UPREQ_OUT_MET : UPREQ_OUT_EXEMPT;
-
-        upreq_metrics_add(r, minor == UPREQ_TLS_ANY ? UPREQ_RL_TLS
-                          : (upreq_req_label)(UPREQ_RL_TLS10 + minor),
-                          out, cl);
+        upreq_count_tls(r, &d->policy, v, miss);
     }
-    if (reqs & UPREQ_R_HTTP11) {
-        upreq_metrics_add(r, UPREQ_RL_HTTP11, (v->failed & UPREQ_R_HTTP11)
-                          ? miss : UPREQ_OUT_MET, http);
-    }
-    if (reqs & UPREQ_R_HTTP2) {
-        upreq_metrics_add(r, UPREQ_RL_HTTP2, (v->failed & UPREQ_R_HTTP2)
-                          ? miss : UPREQ_OUT_MET, http);
+    if (reqs & (UPREQ_R_HTTP11 | UPREQ_R_HTTP2)) {
+        http = r->proto_num >= HTTP_VERSION(2, 0) ? UPREQ_CL_HTTP2
+             : r->proto_num >= HTTP_VERSION(1, 1) ? UPREQ_CL_HTTP11
+             : UPREQ_CL_HTTP10;
+        if (reqs & UPREQ_R_HTTP11) {
+            upreq_metrics_add(r, UPREQ_RL_HTTP11, (v->failed & UPREQ_R_HTTP11)
+                              ? miss : UPREQ_OUT_MET, http);
+        }
+        if (reqs & UPREQ_R_HTTP2) {
+            upreq_metrics_add(r, UPREQ_RL_HTTP2, (v->failed & UPREQ_R_HTTP2)
+                              ? miss : UPREQ_OUT_MET, http);
+        }
     }
     if (reqs & UPREQ_R_WS) {
         upreq_metrics_add(r, UPREQ_RL_WS, (v->failed & UPREQ_R_WS)
@@ -283,7 +304,7 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
 {
     upreq_req *st;
     upreq_verdict v = { 0 };
-    int fails = upreq_fails(r, d, &v);
+    int fails = upreq_fails(r, d, &v), rv;
 
     /* left to header_parser: an h2c offer; a refusal of a path that
      * map_to_storage would refuse first (asked only of a refusal) */
@@ -294,14 +315,17 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
     st = upreq_state(r);
     st->decided = &d->policy;
     st->h2c_offer = !fails && v.h2c_candidate && !upreq_request_is_exempt(r);
-    if (r->main == NULL && r->prev == NULL) {
-        upreq_count(r, d, &v, fails);   /* TEMPORARY wiring, issue 17 */
-    }
     if (!fails) {
         upreq_log_pass(r, d, &v, phase);
-        return DECLINED;
+        rv = DECLINED;
     }
-    return upreq_answer(r, d, &v, phase);
+    else {
+        rv = upreq_answer(r, d, &v, phase);
+    }
+    if (r->main == NULL && r->prev == NULL) {
+        upreq_count(r, d, &v, fails, rv);   /* TEMPORARY wiring, issue 17 */
+    }
+    return rv;
 }
 
 /* Was the request decided under a policy that asks the same? */
