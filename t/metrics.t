@@ -27,7 +27,7 @@ my $HTTPD = Apache::Test::vars('httpd');
 # make test-valgrind runs every httpd under memcheck: less load there
 my $VALGRIND = $HTTPD =~ /valgrind/;
 
-plan tests => 39, need need_module('upgrade_required', 'mod_ssl',
+plan tests => 40, need need_module('upgrade_required', 'mod_ssl',
                                    'mod_status'),
     { 'curl is not installed' => defined which('curl') };
 
@@ -311,7 +311,8 @@ sub write_conf {
           . "DocumentRoot \"$docs\"\n$mpm_conf"
           . "CustomLog \"$dir/access_log\" \"%P %{Host}i %U %>s\"\n"
           . "<Location /upreq-status>\n"
-          . "    SetHandler upgrade-required-status\n</Location>\n";
+          . "    SetHandler upgrade-required-status\n"
+          . "    UpgradeRequired Off\n</Location>\n";
     for my $h ('keep.example', @hosts) {
         $c .= "<VirtualHost 127.0.0.1:$p1>\n    ServerName $h\n"
             . "    <Location /tls>\n        UpgradeRequired TLS\n"
@@ -420,6 +421,8 @@ is_deeply [grep { /\Q$p1\E|\Q$p2\E/ } @{ $st->{vhosts} }],
     'own httpd: the main server is named by its first Listen port, the '
     . 'vhosts by their address';
 is json_series($st)->{"$GONE|TLS|refused|plain"}, 5, 'gone.example: 5';
+is get("127.0.0.1:$p2", '/upreq-status')->{status}, 200,
+   'a scrape where the host requires TLS: UpgradeRequired Off lets it in';
 
 # escaping, where a ServerName needs it
 my $ptext = parse_response(send_raw('127.0.0.1', $p1,
