@@ -245,6 +245,19 @@ static int upreq_bind_slots(upreq_mretained *rt, upreq_mgen *g,
     return missing;
 }
 
+/* Nothing of g is counted (the memory could not be made). */
+static void upreq_unbind(upreq_mgen *g)
+{
+    int i;
+
+    for (i = 0; i < g->nhosts; i++) {
+        g->hosts[i].slot = NULL;
+    }
+    for (i = 0; i <= (int)g->mask; i++) {
+        g->map[i].slot = NULL;
+    }
+}
+
 /* Anonymous shared memory, or where the system has none, a file in the
  * run-time directory (as httpd does for its scoreboard). */
 static apr_status_t upreq_shm_create(apr_shm_t **shm, apr_size_t size,
@@ -552,7 +565,11 @@ static int upreq_metrics_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
     apr_pool_t *ptemp;
 
     (void)sb_type;
-    if (upreq_gen == NULL || !upreq_reset_memory(upreq_rt, upreq_gen, p)) {
+    if (upreq_gen == NULL) {
+        return OK;
+    }
+    if (!upreq_reset_memory(upreq_rt, upreq_gen, p)) {
+        upreq_unbind(upreq_gen);    /* post_config's slots are gone */
         return OK;
     }
     apr_pool_create(&ptemp, p);
