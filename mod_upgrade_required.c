@@ -163,7 +163,7 @@ static upreq_outcome upreq_outcome_of(request_rec *r, upreq_refusal *rf,
     rf->failed = rf->v.failed;
     rf->status = HTTP_OK;
     if (rf->failed == 0 || (h2c_pending && rf->v.h2c_candidate)) {
-        return UPREQ_MET;
+        return UPREQ_OUT_MET;
     }
     if (rf->v.acme) {
         rf->failed &= ~UPREQ_R_TLS;     /* other requirements still hold */
@@ -179,29 +179,83 @@ static upreq_outcome upreq_outcome_of(request_rec *r, upreq_refusal *rf,
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "UPREQ002: not refused: %s", exempt);
         }
-        return UPREQ_EXEMPT;
+        return UPREQ_OUT_EXEMPT;
     }
     if (upreq_report_only(rf->d)) {
-        return UPREQ_REPORTED;
+        return UPREQ_OUT_REPORTED;
     }
     if (upreq_wants_redirect(r, rf)) {
         rf->status = upreq_redirect(rf->d);
-        return UPREQ_REDIRECTED;
+        return UPREQ_OUT_REDIRECTED;
     }
     rf->status = (rf->failed & UPREQ_R_TLS) ? upreq_tls_status(rf->d)
                                             : HTTP_UPGRADE_REQUIRED;
-    return UPREQ_REFUSED;
+    return UPREQ_OUT_REFUSED;
+}
+
+/* The counters' labels of requirement q as policy pol names it and of
+ * what the client used for it, as verdict v found (SPEC "Seeing a
+ * rollout"). */
+static upreq_req_label upreq_req_label_of(const upreq_requirement *q,
+                                          const upreq_policy *pol)
+{
+    switch (q->bit) {
+    case UPREQ_R_TLS:
+        return pol->tls_minor == UPREQ_TLS_ANY
+               ? UPREQ_RL_TLS : (upreq_req_label)(UPREQ_RL_TLS10
+                                                  + pol->tls_minor);
+    case UPREQ_R_HTTP11:
+        return UPREQ_RL_HTTP11;
+    case UPREQ_R_HTTP2:
+        return UPREQ_RL_HTTP2;
+    default:
+        return UPREQ_RL_WS;
+    }
+}
+
+static upreq_client upreq_client_of(request_rec *r,
+                                    const upreq_requirement *q,
+                                    const upreq_verdict *v)
+{
+    switch (q->bit) {
+    case UPREQ_R_TLS:
+        return v->client_tls == UPREQ_TLS_NONE ? UPREQ_CL_PLAIN
+               : v->client_tls >= 0 ? (upreq_client)(UPREQ_CL_TLS10
+                                                     + v->client_tls)
+               : UPREQ_CL_TLS;
+    case UPREQ_R_HTTP11:
+    case UPREQ_R_HTTP2:
+        return r->proto_num >= HTTP_VERSION(2, 0) ? UPREQ_CL_HTTP2
+               : r->proto_num >= HTTP_VERSION(1, 1) ? UPREQ_CL_HTTP11
+               : UPREQ_CL_HTTP10;
+    default:
+        return v->handshake ? UPREQ_CL_HANDSHAKE : UPREQ_CL_NO_HANDSHAKE;
+    }
 }
 
 /* Count the last decision made for main request r, once (SPEC "Seeing
- * a rollout"), before its response is sent. */
+ * a rollout"), before its response is sent: one count per requirement
+ * of its policy, "met" for those that held, the request's outcome for
+ * the others. */
 static void upreq_count(request_rec *r, upreq_main_state *st)
 {
+    const upreq_refusal *rf = &st->last;
+    int i;
+
     if (!st->judged || st->counted) {
         return;
     }
     st->counted = 1;
-    (void)r;
+    for (i = 0; i < UPREQ_N_REQUIREMENTS; i++) {
+        const upreq_requirement *q = &upreq_requirements[i];
+
+        if (rf->d->policy.reqs & q->bit) {
+            upreq_metrics_add(r, upreq_req_label_of(q, &rf->d->policy),
+                              (rf->v.failed & q->bit) ? st->outcome
+                                                      : UPREQ_OUT_MET,
+                              upreq_client_of(r, q, &rf->v));
+        }
+    }
 }
 
 /* Count the client's request r, if a policy judged it and its decision
@@ -223,7 +277,7 @@ static int upreq_answer(request_rec *r, const upreq_refusal *rf,
                         upreq_outcome out, const char *phase)
 {
     switch (out) {
-    case UPREQ_MET:
+    case UPREQ_OUT_MET:
         if (APLOGrdebug(r)) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "UPREQ003: policy of %s met (%s)%s%s%s",
@@ -234,9 +288,9 @@ static int upreq_answer(request_rec *r, const upreq_refusal *rf,
                           ? "; h2c upgrade let through" : "");
         }
         return DECLINED;
-    case UPREQ_EXEMPT:
+    case UPREQ_OUT_EXEMPT:
         return DECLINED;
-    case UPREQ_REPORTED:
+    case UPREQ_OUT_REPORTED:
         upreq_report(r, rf, upreq_wants_redirect(r, rf));
         return DECLINED;
     default:
@@ -249,7 +303,7 @@ static int upreq_answer(request_rec *r, const upreq_refusal *rf,
                       phase, rf->v.why ? ": " : "",
                       rf->v.why ? upreq_log_reason(r, &rf->v) : "");
     }
-    if (out == UPREQ_REDIRECTED) {
+    if (out == UPREQ_OUT_REDIRECTED) {
         upreq_redirect_to_https(r, rf);
     }
     else if (upreq_is_error_document(r)) {
@@ -279,12 +333,12 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
     st->uri = r->uri;
     st->conf = r->per_dir_config;
     st->outcome = upreq_outcome_of(r, rf, 1, h2c_pending);
-    st->h2c_offer = h2c_pending && st->outcome == UPREQ_MET
+    st->h2c_offer = h2c_pending && st->outcome == UPREQ_OUT_MET
                     && rf->v.h2c_candidate;
     /* internal redirects (error documents) add no counts (SPEC) */
     st->judged = (r->prev == NULL);
     st->counted = 0;
-    if (st->outcome == UPREQ_REFUSED || st->outcome == UPREQ_REDIRECTED) {
+    if (st->outcome == UPREQ_OUT_REFUSED || st->outcome == UPREQ_OUT_REDIRECTED) {
         upreq_count(r, st);
     }
     return upreq_answer(r, rf, st->outcome, phase);
@@ -370,12 +424,12 @@ static int upreq_judge_subrequest(request_rec *r, const upreq_dir_conf *d)
     /* a lookup shares its main request's exemption, which also holds
      * for the fast redirect the lookup may become */
     out = upreq_outcome_of(r, rf, !served, 0);
-    if (out == UPREQ_MET || out == UPREQ_EXEMPT
-        || (out == UPREQ_REPORTED && !served)) {
+    if (out == UPREQ_OUT_MET || out == UPREQ_OUT_EXEMPT
+        || (out == UPREQ_OUT_REPORTED && !served)) {
         return DECLINED;
     }
     if (served) {
-        if (out == UPREQ_REFUSED) {
+        if (out == UPREQ_OUT_REFUSED) {
             upreq_keep_pending(r, rf);
         }
         return upreq_answer(r, rf, out, "served subrequest");
@@ -459,7 +513,7 @@ static int upreq_check_authn(request_rec *r)
                       ap_escape_logitem(r->pool, ls->rf.d->policy.where));
     }
     upreq_keep_pending(r, &ls->rf);
-    return upreq_answer(r, &ls->rf, UPREQ_REFUSED, "check_authn");
+    return upreq_answer(r, &ls->rf, UPREQ_OUT_REFUSED, "check_authn");
 }
 
 /* insert_error_filter: a status that a subrequest decided and a module
@@ -585,7 +639,6 @@ static void upreq_register_hooks(apr_pool_t *p)
     static const char *const after_setenvif[] = { "mod_setenvif.c", NULL };
     static const char *const core[] = { "core.c", NULL };
 
-    (void)p;
     /* subrequests: their final configuration, before access control */
     ap_hook_post_perdir_config(upreq_post_perdir_config, NULL, NULL,
                                APR_HOOK_MIDDLE);
@@ -613,6 +666,8 @@ static void upreq_register_hooks(apr_pool_t *p)
         ap_register_output_filter("UPGRADE_REQUIRED_PENDING",
                                   upreq_pending_filter, NULL,
                                   AP_FTYPE_PROTOCOL - 1);
+    /* the counters: shared memory, the status handler, mod_status */
+    upreq_metrics_register_hooks(p);
     /* under apachectl -t too */
     ap_hook_check_config(upreq_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(upreq_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -29,6 +29,12 @@
 #include <limits.h>      /* PATH_MAX */
 
 #include "upreq_parse.h"
+#include "upreq_metrics.h"  /* upreq_outcome: what the module does with a
+                             * request a policy judged, the counters' label:
+                             * met, refused (the 426, or the 403 of
+                             * UpgradeRequiredTLSStatus), redirected,
+                             * reported (report only), exempt (ACME,
+                             * no-upgrade-required) */
 #include "upreq_nets.h"
 
 /* ap_ssl_conn_is_ssl()/ap_ssl_var_lookup() came with 2.4.47 (MMN
@@ -118,16 +124,6 @@ typedef struct {
                              * judged on, NULL when TLS was not asked */
     const upreq_conn_tls *tls;  /* the client connection's TLS state */
 } upreq_verdict;
-
-/* What the module does with a request that a policy judged: its outcome
- * (and the counters' label) */
-typedef enum {
-    UPREQ_MET,              /* every requirement holds */
-    UPREQ_REFUSED,          /* the 426 (or 403: UpgradeRequiredTLSStatus) */
-    UPREQ_REDIRECTED,       /* a browser's navigation sent to https */
-    UPREQ_REPORTED,         /* UpgradeRequiredReportOnly: logged only */
-    UPREQ_EXEMPT            /* ACME or no-upgrade-required let it through */
-} upreq_outcome;
 
 /* An answer other than "go on": what its response is made of */
 typedef struct {
