@@ -240,16 +240,19 @@ static upreq_client upreq_client_of(request_rec *r,
 static void upreq_count(request_rec *r, upreq_main_state *st)
 {
     const upreq_refusal *rf = &st->last;
-    int i;
+    int left, i;
 
     if (!st->judged || st->counted) {
         return;
     }
     st->counted = 1;
-    for (i = 0; i < UPREQ_N_REQUIREMENTS; i++) {
+    /* the rows of the policy's requirements, up to its last one */
+    left = rf->d->policy.reqs;
+    for (i = 0; left; i++) {
         const upreq_requirement *q = &upreq_requirements[i];
 
-        if (rf->d->policy.reqs & q->bit) {
+        if (left & q->bit) {
+            left &= ~q->bit;
             upreq_metrics_add(r, upreq_req_label_of(q, &rf->d->policy),
                               (rf->v.failed & q->bit) ? st->outcome
                                                       : UPREQ_OUT_MET,
@@ -559,8 +562,9 @@ static void upreq_prepare_error_document(request_rec *r)
     }
 }
 
-/* handler, before core_upgrade_handler can switch protocols: from here
- * on, the main request's subrequests are served; mod_dir's index and
+/* handler, before core_upgrade_handler can switch protocols: the
+ * counters' handler (upgrade-required-status); from here on, the main
+ * request's subrequests are served; mod_dir's index and
  * FallbackResource and mod_negotiation's variant arrive through
  * ap_internal_fast_redirect(), which installs another URI and
  * per-directory configuration after header_parser: decided again. */
@@ -569,6 +573,10 @@ static int upreq_handler(request_rec *r)
     upreq_main_state *st;
     const upreq_dir_conf *d;
 
+    if (r->handler && r->handler[0] == UPREQ_STATUS_HANDLER[0]
+        && strcmp(r->handler, UPREQ_STATUS_HANDLER) == 0) {
+        return upreq_metrics_serve(r);      /* the counters' handler */
+    }
     if (r->main) {
         return DECLINED;
     }

@@ -50,7 +50,6 @@
 
 APLOG_USE_MODULE(upgrade_required);
 
-#define UPREQ_STATUS_HANDLER "upgrade-required-status"
 #define UPREQ_FAMILY         "upgrade_required_requests_total"
 #define UPREQ_RETAINED_KEY   "mod_upgrade_required:metrics"
 
@@ -673,26 +672,9 @@ static int upreq_wants_json(const char *args)
     return 0;
 }
 
-/* the handler's work, out of line: the hook below runs for every
- * request, and its own frame is then three instructions */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int upreq_metrics_serve(request_rec *r);
-
-/* SetHandler upgrade-required-status */
-static int upreq_metrics_handler(request_rec *r)
-{
-    /* the first byte declines nearly every request */
-    if (r->handler == NULL || r->handler[0] != UPREQ_STATUS_HANDLER[0]
-        || strcmp(r->handler, UPREQ_STATUS_HANDLER) != 0) {
-        return DECLINED;
-    }
-    return upreq_metrics_serve(r);
-}
-
-/* GET (and HEAD) only */
-static int upreq_metrics_serve(request_rec *r)
+/* SetHandler upgrade-required-status (called from the module's handler
+ * hook, which asks the name first): GET (and HEAD) only */
+int upreq_metrics_serve(request_rec *r)
 {
     int json;
 
@@ -780,8 +762,6 @@ void upreq_metrics_register_hooks(apr_pool_t *p)
     /* at start and at restarts that are not graceful, where httpd makes
      * its scoreboard: the counts start from zero */
     ap_hook_pre_mpm(upreq_metrics_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
-    /* a handler of its own name: the order does not matter */
-    ap_hook_handler(upreq_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* mod_status's optional hook, if mod_status is loaded */
     APR_OPTIONAL_HOOK(ap, status_hook, upreq_metrics_status_hook, NULL,
                       NULL, APR_HOOK_MIDDLE);

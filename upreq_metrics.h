@@ -44,8 +44,15 @@ UPREQ_METRICS_INTERNAL
 void upreq_metrics_add(request_rec *r, upreq_req_label req,
                        upreq_outcome out, upreq_client cl);
 
-/* Hooks: pre_config/post_config/pre_mpm for the shared memory, the
- * handler "upgrade-required-status", mod_status's optional status_hook. */
+/* SetHandler upgrade-required-status: the counts as Prometheus text, or
+ * with ?json as JSON.  The module's handler hook asks the name, so that
+ * requests pay for no hook of its own. */
+#define UPREQ_STATUS_HANDLER "upgrade-required-status"
+UPREQ_METRICS_INTERNAL
+int upreq_metrics_serve(request_rec *r);
+
+/* Hooks: pre_config/post_config/pre_mpm for the shared memory, mod_status's
+ * optional status_hook. */
 void upreq_metrics_register_hooks(apr_pool_t *p);
 
 #endif /* UPREQ_METRICS_H */
