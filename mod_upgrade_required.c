@@ -353,12 +353,12 @@ static int upreq_needs_decision(request_rec *r, const upreq_dir_conf *d)
 {
     const upreq_main_state *st = upreq_main_peek(r);
 
-    if (d->policy.reqs <= 0 || upreq_is_never_judged(r)
-        || upreq_is_our_error_document(r)) {
+    if (st && st != &upreq_handler_started && st->uri == r->uri
+        && st->conf == r->per_dir_config) {
         return 0;
     }
-    return st == NULL || st == &upreq_handler_started
-           || st->uri != r->uri || st->conf != r->per_dir_config;
+    return d->policy.reqs > 0 && !upreq_is_never_judged(r)
+           && !upreq_is_our_error_document(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -596,7 +596,7 @@ static int upreq_handler(request_rec *r)
         }
     }
     d = upreq_dir(r);
-    if (upreq_needs_decision(r, d)) {
+    if (d->policy.reqs > 0 && upreq_needs_decision(r, d)) {
         int rv = upreq_decide(r, d, "handler", 1);
 
         if (rv != DECLINED) {
