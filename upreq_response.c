@@ -354,8 +354,13 @@ void upreq_report(request_rec *r, const upreq_refusal *rf,
                   int would_redirect)
 {
     const char *upgrade = upreq_upgrade_value(r, rf);
+    /* decided again after a fast redirect: reported once already */
+    int again = apr_table_get(r->subprocess_env, UPREQ_REPORT_ENV) != NULL;
 
     apr_table_setn(r->subprocess_env, UPREQ_REPORT_ENV, upgrade);
+    if (again) {
+        return;
+    }
     upreq_log_answer(r, rf, would_redirect
                             ? "UPREQ008: report only: would redirect"
                             : "UPREQ008: report only: would answer 426 to",

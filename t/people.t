@@ -11,7 +11,7 @@ use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use lib 't/lib';
 use UpReq qw(raw raw_tls parse_response fields field access_log_line);
 
-plan tests => 75, need_module 'upgrade_required', 'mod_ssl', 'mod_headers';
+plan tests => 76, need_module 'upgrade_required', 'mod_ssl', 'mod_headers';
 
 my $TLS   = 'TLS/1.2, HTTP/1.1';
 my $VARY  = 'Sec-Fetch-Mode,Upgrade-Insecure-Requests';    # sorted
@@ -129,6 +129,9 @@ ok t_cmp(join('|', fields($r, 'Upgrade')), qr/^(?!.*TLS)/,
 ok t_cmp("@log", qr{\[upgrade_required:info\].*UPREQ008: report only: would answer 426 to GET /people/report/ from 127\.0\.0\.1: requires TLS; Upgrade: TLS/1\.2, HTTP/1\.1},
          'report only: UPREQ008 at info');
 ok t_cmp(scalar(grep { /UPREQ001/ } @log), 0, 'report only: no UPREQ001');
+# decided again after mod_dir's fast redirect to index.html: logged once
+ok t_cmp(scalar(grep { /UPREQ008/ } @log), 1,
+         'report only: one UPREQ008 line for one request');
 my $line = access_log_line('rep1', 'people_access.log');
 ok t_cmp($line, qr{ 200 upgrade=- report=TLS/1\.2, HTTP/1\.1$},
          'report only: UPGRADE_REQUIRED_REPORT, not UPGRADE_REQUIRED');
