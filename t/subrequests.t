@@ -16,7 +16,7 @@ use lib 't/lib';
 use UpReq qw(send_raw parse_response fields);
 use UpReqProxy qw(free_port start_httpd stop_daemon server_cert);
 
-plan tests => 25, need_module 'upgrade_required', 'mod_ssl', 'mod_include',
+plan tests => 26, need_module 'upgrade_required', 'mod_ssl', 'mod_include',
     'mod_autoindex', 'mod_dav', 'mod_dav_fs';
 
 my $vars = Apache::Test::vars();
@@ -155,3 +155,11 @@ ok t_cmp(join('|', fields($r, 'Upgrade')), '', 'COPY 201: no Upgrade');
 $r = ask('tls', 'COPY', '/dav/a.txt', "Destination: "
          . "https://subreq.example/tlsdav/b.txt\r\n");
 ok t_cmp($r->{status}, 201, 'COPY into the TLS location over TLS: 201');
+
+# one info line per refusal: the subrequest's, not again for the main
+# request that sends it (COPY and MOVE above)
+{
+    open my $fh, '<', "$dir/error_log" or die "$dir/error_log: $!";
+    my @lines = grep { m{UPREQ001: 426 for \S+ /tlsdav/b\.txt } } <$fh>;
+    ok t_cmp(scalar @lines, 2, 'one UPREQ001 line for each refused COPY/MOVE');
+}
