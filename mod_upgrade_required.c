@@ -341,8 +341,9 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
     /* internal redirects (error documents) add no counts (SPEC) */
     st->judged = (r->prev == NULL);
     st->counted = 0;
-    if (st->outcome == UPREQ_OUT_REFUSED || st->outcome == UPREQ_OUT_REDIRECTED) {
-        upreq_count(r, st);
+    if (st->outcome == UPREQ_OUT_REFUSED
+        || st->outcome == UPREQ_OUT_REDIRECTED) {
+        upreq_count(r, st);     /* final: the request ends here */
     }
     return upreq_answer(r, rf, st->outcome, phase);
 }

@@ -532,9 +532,10 @@ int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)plog; (void)ptemp;
     for (; s; s = s->next) {
-        upreq_resolve_https_url(pconf, s,
-                                ap_get_module_config(s->module_config,
-                                                     &upgrade_required_module));
+        upreq_srv_conf *sc = ap_get_module_config(s->module_config,
+                                                  &upgrade_required_module);
+
+        upreq_resolve_https_url(pconf, s, sc);
     }
     return OK;
 }
