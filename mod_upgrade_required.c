@@ -242,7 +242,9 @@ static void upreq_count(request_rec *r, upreq_main_state *st)
     const upreq_refusal *rf = &st->last;
     int left, i;
 
-    if (!st->judged || st->counted) {
+    /* no policy judged it (its state holds only a subrequest's refusal);
+     * internal redirects (error documents) add no counts (SPEC) */
+    if (rf->d == NULL || r->prev || st->counted) {
         return;
     }
     st->counted = 1;
@@ -261,13 +263,18 @@ static void upreq_count(request_rec *r, upreq_main_state *st)
     }
 }
 
-/* Count the client's request r, if a policy judged it and its decision
- * is final; r is the request the client sent (never an internal redirect,
- * whose prev it is).  An h2c offer that core_upgrade_handler switched is
- * never counted as such: the HTTP/2 request it became is. */
+/* Count the request the client sent, which r is or which r is an
+ * internal redirect of, if a policy judged it and its decision is final.
+ * An h2c offer that core_upgrade_handler switched is never counted as
+ * such: the HTTP/2 request it became is. */
 static void upreq_count_final(request_rec *r)
 {
-    const upreq_main_state *st = upreq_main_peek(r);
+    const upreq_main_state *st;
+
+    while (r->prev) {
+        r = r->prev;
+    }
+    st = upreq_main_peek(r);
 
     if (st && st != &upreq_handler_started && !st->h2c_offer) {
         upreq_count(r, (upreq_main_state *)st);
@@ -338,8 +345,6 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
     st->outcome = upreq_outcome_of(r, rf, 1, h2c_pending);
     st->h2c_offer = h2c_pending && st->outcome == UPREQ_OUT_MET
                     && rf->v.h2c_candidate;
-    /* internal redirects (error documents) add no counts (SPEC) */
-    st->judged = (r->prev == NULL);
     st->counted = 0;
     if (st->outcome == UPREQ_OUT_REFUSED
         || st->outcome == UPREQ_OUT_REDIRECTED) {
@@ -527,13 +532,8 @@ static int upreq_check_authn(request_rec *r)
 static void upreq_insert_error_filter(request_rec *r)
 {
     if (r->main == NULL) {
-        request_rec *first = r;
-
         upreq_apply_pending(r, 1);
-        while (first->prev) {
-            first = first->prev;
-        }
-        upreq_count_final(first);
+        upreq_count_final(r);
     }
 }
 
@@ -582,12 +582,7 @@ static int upreq_handler(request_rec *r)
         return DECLINED;
     }
     if (r->prev) {
-        request_rec *first = r->prev;
-
-        while (first->prev) {
-            first = first->prev;
-        }
-        upreq_count_final(first);
+        upreq_count_final(r);
         if (upreq_is_error_document(r)) {
             upreq_apply_pending(r->prev, 1);
         }

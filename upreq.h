@@ -26,7 +26,6 @@
 #include "mod_ssl.h"
 
 #include <arpa/inet.h>
-#include <limits.h>      /* PATH_MAX */
 
 #include "upreq_parse.h"
 #include "upreq_metrics.h"  /* upreq_outcome: what the module does with a
@@ -143,7 +142,6 @@ typedef struct {
     const struct ap_conf_vector_t *conf;    /* it was last decided on */
     upreq_refusal last;     /* that decision ... */
     upreq_outcome outcome;  /* ... and its outcome */
-    int judged;             /* a policy judged it: last/outcome are set */
     int counted;            /* the last decision is counted */
     int h2c_offer;          /* a let-through h2c upgrade: refused after
                              * core_upgrade_handler if not switched */
