@@ -19,7 +19,7 @@ use Apache::TestUtil;
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use lib 't/lib';
-use UpReq qw(curl fields field);
+use UpReq qw(curl fields field write_file);
 use UpReqProxy qw(free_port start_httpd which server_cert);
 
 my $TLS = 'TLS/1.2, HTTP/1.1';
@@ -93,15 +93,7 @@ my ($crt, $key) = server_cert();
 remove_tree($root);
 unlink glob("$dir/*.png"), glob("$dir/*_access_log");
 
-sub put {
-    my ($path, $text) = @_;
-    (my $d = "$root/$path") =~ s{/[^/]*$}{};
-    make_path($d, { mode => 0755 });
-    open my $fh, '>', "$root/$path" or die "$root/$path: $!";
-    print $fh $text;
-    close $fh;
-    chmod 0644, "$root/$path";
-}
+sub put { write_file($root, @_) }
 
 # the page says where the browser landed
 put('app/page.html', <<'EOH');

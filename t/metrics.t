@@ -132,6 +132,17 @@ sub promtool {
     return ($? >> 8, $out);
 }
 
+# one assertion: promtool accepts TEXT (skipped without promtool)
+sub promtool_accepts {
+    my ($text, $name) = @_;
+    SKIP: {
+        my $why = promtool_reason();
+        skip $why, 1 if $why;
+        my ($rc, $out) = promtool($text);
+        is $rc, 0, "$name $out";
+    }
+}
+
 # ---------------------------------------------------------------------
 # the known mix, all at once
 
@@ -228,12 +239,7 @@ my ($series, $bad) = text_series($text);
 is_deeply $bad, [], 'every other line is a series of the family';
 is_deeply only($series, $PL, $SL, $XL), \%want,
           'exact counts per vhost, requirement, outcome and client';
-SKIP: {
-    my $why = promtool_reason();
-    skip $why, 1 if $why;
-    my ($rc, $out) = promtool($text);
-    is $rc, 0, "promtool check metrics accepts it $out";
-}
+promtool_accepts($text, 'promtool check metrics accepts it');
 
 my $j = get($hp{metrics_plain}, '/upreq-status?json');
 is field($j, 'Content-Type'), 'application/json', '?json: application/json';
@@ -433,12 +439,7 @@ ok index($ptext, $escaped) >= 0, 'text: " and \\ escaped in a label value'
     or diag $ptext;
 is json_series($st)->{"$WEIRD:$p2|TLS|refused|plain"}, 2,
    '?json: the same label, escaped as JSON';
-SKIP: {
-    my $why = promtool_reason();
-    skip $why, 1 if $why;
-    my ($rc, $out) = promtool($ptext);
-    is $rc, 0, "promtool accepts the escaped label $out";
-}
+promtool_accepts($ptext, 'promtool accepts the escaped label');
 
 # a graceful restart while load runs: gone.example out, new.example in
 my $LOAD = $VALGRIND ? 2 : 4;

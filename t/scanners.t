@@ -17,7 +17,7 @@ use File::Path qw(make_path remove_tree);
 use IO::Socket::IP;
 use IO::Socket::SSL;
 use lib 't/lib';
-use UpReq qw(hostport send_raw parse_response fields field curl
+use UpReq qw(hostport send_raw parse_response fields field curl write_file
              h2_served $NO_H2 access_log_line);
 use UpReqProxy qw(free_port start_httpd stop_daemon server_cert);
 
@@ -149,15 +149,7 @@ subtest 'UpgradeRequiredTLSStatus 403' => sub {
     remove_tree($root);
     unlink "$dir/access.log";
 
-    my $put = sub {
-        my ($path, $text) = @_;
-        (my $d = "$root/$path") =~ s{/[^/]*$}{};
-        make_path($d, { mode => 0755 });
-        open my $fh, '>', "$root/$path" or die "$root/$path: $!";
-        print $fh $text;
-        close $fh;
-        chmod 0644, "$root/$path";
-    };
+    my $put = sub { write_file($root, @_) };
     $put->('index.html', "scan index\n");
     $put->($_, "scan $_\n")
         for qw(x ws/x h11/x tlsws/x hdr/x redir/x ed/x d426/x ht/x ht403/x

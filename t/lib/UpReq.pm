@@ -12,11 +12,24 @@ use Apache::Test ();
 use Apache::TestRequest ();
 
 use Test::More ();
+use File::Path ();
 
 our @EXPORT_OK = qw(hostport send_raw raw raw_tls parse_response fields
                     field status is_426_fields h2_served $NO_H2 curl
                     apache_bin conf_test httpd_version httpd_at_least
-                    access_log_line);
+                    access_log_line write_file);
+
+# write_file(ROOT, PATH, TEXT): a file below a test's own document root,
+# its directories made, readable by the httpd children (nobody as root)
+sub write_file {
+    my ($root, $path, $text) = @_;
+    (my $d = "$root/$path") =~ s{/[^/]*$}{};
+    File::Path::make_path($d, { mode => 0755 });
+    open my $fh, '>', "$root/$path" or die "$root/$path: $!";
+    print $fh $text;
+    close $fh;
+    chmod 0644, "$root/$path";
+}
 
 # mod_http2 serves HTTP/2 only with a threaded MPM
 our $NO_H2 = 'mod_http2 does not serve HTTP/2 with the prefork MPM';
