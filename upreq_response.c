@@ -367,6 +367,22 @@ void upreq_report(request_rec *r, const upreq_refusal *rf,
                      upgrade);
 }
 
+/* The page's Content-Length where httpd would not send one: httpd
+ * writes the page in one piece, and its CONTENT_LENGTH filter counts a
+ * body that arrives whole (up to APR_BUCKET_BUFF_SIZE bytes) before the
+ * end of the response; a longer page (a long URI is in it twice) would
+ * go out in chunks.  A HEAD gets the length of GET's page (RFC 9110
+ * 9.3.2), which httpd cannot count. */
+static void upreq_set_page_length(request_rec *r, const char *text)
+{
+    apr_size_t len = strlen(text);
+
+    if (r->header_only || len > APR_BUCKET_BUFF_SIZE) {
+        apr_table_setn(r->err_headers_out, "Content-Length",
+                       apr_ltoa(r->pool, (long)len));
+    }
+}
+
 /* Refuse: header fields, variables, and (page) the page, unless an
  * ErrorDocument for the status is set; the caller returns rf->status.
  * Without page (a refusal whose body another module writes, such as
@@ -395,10 +411,7 @@ void upreq_refuse(request_rec *r, const upreq_refusal *rf, int page)
         const char *text = upreq_page(r, rf);
 
         ap_custom_response(r, rf->status, text);
-        /* httpd sends a text this long (a long URI is in it twice) in
-         * chunks, without Content-Length; HEAD gets the same field */
-        apr_table_setn(r->err_headers_out, "Content-Length",
-                       apr_ltoa(r->pool, (long)strlen(text)));
+        upreq_set_page_length(r, text);
     }
 }
 

@@ -13,7 +13,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields curl h2_served
              $NO_H2);
 
-plan tests => 27, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
+plan tests => 28, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
 my $PAGE = "H2-ONLY-PAGE-e07c\n";
 
@@ -38,6 +38,7 @@ like $r->{body}, qr{HTTP/2}, 'the page names HTTP/2';
 is index($r->{body}, $PAGE), -1, 'not the resource';
 is_deeply [fields($r, 'Content-Length')], [length $r->{body}],
     'Content-Length of the page';
+my $page_length = length $r->{body};
 
 $r = get('clear_plain', '/h2only/page.html?v=1&w=2');
 like $r->{body},
@@ -48,6 +49,8 @@ $r = get('clear_plain', '/h2only/page.html', method => 'HEAD');
 is $r->{status}, 426, 'HEAD: 426';
 is_deeply [fields($r, 'Upgrade')], ['h2c'], 'HEAD: Upgrade: h2c';
 is $r->{body}, '', 'HEAD: no body';
+is_deeply [fields($r, 'Content-Length')], [$page_length],
+    "HEAD: the Content-Length of GET's page";
 
 # Protocols without h2c
 $r = get('clear_noh2c', '/h2only/page.html');
