@@ -276,7 +276,8 @@ static void upreq_count_final(request_rec *r)
     }
     st = upreq_main_peek(r);
 
-    if (st && st != &upreq_handler_started && !st->h2c_offer) {
+    if (st && st != &upreq_handler_started && !st->h2c_offer
+        && !st->counted) {
         upreq_count(r, (upreq_main_state *)st);
     }
 }

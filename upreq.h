@@ -190,5 +190,6 @@ void upreq_redirect_to_https(request_rec *r, const upreq_refusal *rf);
 void upreq_report(request_rec *r, const upreq_refusal *rf,
                   int would_redirect);
 void upreq_log_refusal(request_rec *r, const upreq_refusal *rf);
+void upreq_response_init(void);
 
 #endif /* UPREQ_H */

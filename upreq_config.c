@@ -531,6 +531,7 @@ int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                       apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog; (void)ptemp;
+    upreq_response_init();
     for (; s; s = s->next) {
         upreq_srv_conf *sc = ap_get_module_config(s->module_config,
                                                   &upgrade_required_module);

@@ -178,6 +178,20 @@ static const char *upreq_join(request_rec *r, const char *a, const char *b)
     return *a ? apr_pstrcat(r->pool, a, b, NULL) : b;
 }
 
+/* Is s plain text in HTML, that ap_escape_html2(.., 1) would return
+ * unchanged (no markup character, ASCII only)?  A path usually is: then
+ * it goes into the page as it is, without ap_escape_html2's copy. */
+static int upreq_is_plain_html(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '<' || *s == '>' || *s == '&' || *s == '"'
+            || !apr_isascii(*s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 #define UPREQ_PAGE_HEAD(title, h1) \
     "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n" \
     "<title>" title "</title>\n</head><body>\n<h1>" h1 "</h1>\n"
@@ -217,7 +231,10 @@ static const char *upreq_page(request_rec *r, const upreq_refusal *rf)
     if (post == NULL) {
         return apr_pstrcat(r->pool, head, pre, "</body></html>\n", NULL);
     }
-    path = ap_escape_html2(r->pool, upreq_client_target(r), 1);
+    path = upreq_client_target(r);
+    if (!upreq_is_plain_html(path)) {
+        path = ap_escape_html2(r->pool, path, 1);
+    }
     return apr_pstrcat(r->pool, head, pre, sc->link_open, path, sc->link_mid,
                        path, post, "</body></html>\n", NULL);
 }
@@ -256,10 +273,12 @@ static void upreq_set_fields(request_rec *r, const upreq_refusal *rf,
         return;
     }
     if (r->proto_num < HTTP_VERSION(2, 0)) {
-        const char *conn = apr_table_get(r->err_headers_out, "Connection");
+        /* usually none is set: then no scan */
+        const char *conn = apr_is_empty_table(r->err_headers_out) ? NULL
+                           : apr_table_get(r->err_headers_out, "Connection");
 
         apr_table_setn(r->err_headers_out, "Upgrade", upgrade);
-        if (conn == NULL) {             /* the usual case: no second scan */
+        if (conn == NULL) {
             apr_table_addn(r->err_headers_out, "Connection", "Upgrade");
         }
         else if (!upreq_list_has_token(conn, "upgrade")) {
@@ -367,6 +386,16 @@ void upreq_report(request_rec *r, const upreq_refusal *rf,
                      upgrade);
 }
 
+/* ErrorDocument's slots of the two statuses a refusal has (status 426, or
+ * 403 of UpgradeRequiredTLSStatus), looked up once */
+static int upreq_index_426, upreq_index_403;
+
+void upreq_response_init(void)
+{
+    upreq_index_426 = ap_index_of_response(HTTP_UPGRADE_REQUIRED);
+    upreq_index_403 = ap_index_of_response(HTTP_FORBIDDEN);
+}
+
 /* The page's Content-Length where httpd would not send one: httpd
  * writes the page in one piece, and its CONTENT_LENGTH filter counts a
  * body that arrives whole (up to APR_BUCKET_BUFF_SIZE bytes) before the
@@ -392,7 +421,8 @@ void upreq_refuse(request_rec *r, const upreq_refusal *rf, int page)
 {
     const char *upgrade = upreq_upgrade_value(r, rf);
     const char *custom = ap_response_code_string(r,
-                                         ap_index_of_response(rf->status));
+                             rf->status == HTTP_UPGRADE_REQUIRED
+                             ? upreq_index_426 : upreq_index_403);
 
     /* "ErrorDocument 426 https://..." makes ap_die() answer 302, which
      * must not carry a 426's Upgrade, Connection or Sec-WebSocket-Version */
