@@ -109,6 +109,17 @@ my @cases = (
                   qr{/cycle/loc/&lt;script&gt;alert\(1\)&lt;/script&gt;\Q$long\E\?q=&lt;script&gt;&quot;'"},
                   'long URI: path and query HTML-escaped in the link');
      }],
+    # a page over one 8,000-byte bucket, which httpd would send in chunks:
+    # the Content-Length is the module's (checked below for every 426)
+    ['a query that makes the page longer than 8,000 bytes',
+     '/cycle/loc/?q=' . ('q' x 4500), '', 426,
+     sub {
+         my ($r) = @_;
+         ok t_cmp(length($r->{body}) > 8000, 1,
+                  'long query: the page is over 8,000 bytes');
+         ok t_cmp(join('|', fields($r, 'Transfer-Encoding')), '',
+                  'long query: not chunked');
+     }],
     ['long URI with percent-encoded <script>',
      "/cycle/loc/%3Cscript%3E$long%22", '', 426,
      sub {

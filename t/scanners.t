@@ -24,6 +24,9 @@ use UpReqProxy qw(free_port start_httpd stop_daemon server_cert);
 plan tests => 18 + 1, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 
 my $TLS = 'TLS/1.2, HTTP/1.1';
+# seconds to wait for an answer or a handshake: make test-valgrind runs
+# every httpd under memcheck, which on a loaded machine can take that long
+my $WAIT = Apache::Test::vars('httpd') =~ /valgrind/ ? 120 : 20;
 
 # testssl.sh's http_head_printf() for run_opossum(), byte for byte (its
 # User-Agent is $UA_STD of a development snapshot); no Connection field:
@@ -49,7 +52,7 @@ sub read_one {
     my ($s, $head_only) = @_;
     my $buf = '';
     local $SIG{ALRM} = sub { die "timeout reading a response\n" };
-    alarm 10;
+    alarm $WAIT;
     while (1) {
         if ((my $end = index($buf, "\r\n\r\n")) >= 0) {
             my ($len) = substr($buf, 0, $end) =~ /^Content-Length:\s*(\d+)/mi;
@@ -82,7 +85,7 @@ sub offer_then_hello {
            . "Connection: Upgrade\r\n\r\n";
     my $bytes = read_one($s, 0);
     my $tls = IO::Socket::SSL->start_SSL($s,
-        SSL_verify_mode => SSL_VERIFY_NONE, Timeout => 5) ? 1 : 0;
+        SSL_verify_mode => SSL_VERIFY_NONE, Timeout => $WAIT) ? 1 : 0;
     close $s;
     return ($bytes, $tls);
 }
@@ -128,7 +131,7 @@ sub no_inband_upgrade {
     ($host, $port) = split /:/, hostport('clear_ssl');
     my $s = connect_to($host, $port);
     my $up = IO::Socket::SSL->start_SSL($s,
-        SSL_verify_mode => SSL_VERIFY_NONE, Timeout => 5);
+        SSL_verify_mode => SSL_VERIFY_NONE, Timeout => $WAIT);
     ok $up, 'control: the same ClientHello on the TLS port gets TLS';
     close $s;
 
