@@ -354,9 +354,10 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
     return upreq_answer(r, rf, st->outcome, phase);
 }
 
-/* Does main request r need a (new) decision?  Its policy applies, and it
- * was not decided on this very URI and configuration. */
-static int upreq_needs_decision(request_rec *r, const upreq_dir_conf *d)
+/* Does main request r, under a policy, need a (new) decision?  It is one
+ * that policies judge, and it was not decided on this very URI and
+ * configuration. */
+static int upreq_needs_decision(request_rec *r)
 {
     const upreq_main_state *st = upreq_main_peek(r);
 
@@ -364,8 +365,7 @@ static int upreq_needs_decision(request_rec *r, const upreq_dir_conf *d)
         && st->conf == r->per_dir_config) {
         return 0;
     }
-    return d->policy.reqs > 0 && !upreq_is_never_judged(r)
-           && !upreq_is_our_error_document(r);
+    return !upreq_is_never_judged(r) && !upreq_is_our_error_document(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -481,7 +481,7 @@ static int upreq_header_parser(request_rec *r)
     if (upreq_is_error_document(r)) {
         upreq_apply_pending(r->prev, 1);
     }
-    if (!upreq_needs_decision(r, d)) {
+    if (!upreq_needs_decision(r)) {
         return DECLINED;
     }
     return upreq_decide(r, d, "header_parser", 1);
@@ -593,7 +593,7 @@ static int upreq_handler(request_rec *r)
         }
     }
     d = upreq_dir(r);
-    if (d->policy.reqs > 0 && upreq_needs_decision(r, d)) {
+    if (d->policy.reqs > 0 && upreq_needs_decision(r)) {
         int rv = upreq_decide(r, d, "handler", 1);
 
         if (rv != DECLINED) {

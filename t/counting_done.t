@@ -11,19 +11,13 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestUtil;
 use File::Path qw(remove_tree);
 use lib 't/lib';
-use UpReq qw(send_raw parse_response write_file);
+use UpReq qw(send_raw parse_response fields write_file);
 use UpReqProxy qw(free_port start_httpd stop_daemon);
 
 my $vars = Apache::Test::vars();
-my ($libexec) = map { m{^LoadModule \w+ (\S+)/mod_\w+\.so$} ? $1 : () }
-    do {
-        open my $fh, '<', "$vars->{t_conf}/inherit.conf"
-            or die "inherit.conf: $!";
-        <$fh>;
-    };
-my $lua = $libexec ? "$libexec/mod_lua.so" : '';
+my $lua = Apache::Test::config()->apxs('LIBEXECDIR') . '/mod_lua.so';
 
-plan tests => 7, need need_module('upgrade_required'),
+plan tests => 10, need need_module('upgrade_required'),
     { "mod_lua is not built for this httpd ($lua)" => -f $lua };
 
 my $dir  = "$vars->{t_logs}/done";
@@ -81,12 +75,16 @@ is $r->{body}, "done by lua\n", 'the body is the Lua hook\'s, not the file';
 is count_of('met', 'HTTP/1.1'), 1, 'ended with DONE: counted once, met';
 
 $r = get('/done/x', '1.1');
+is $r->{status}, 200, 'the next one: the Lua hook answers';
 is count_of('met', 'HTTP/1.1'), 2, 'the next one: counted once more';
 
 $r = get('/done/x', '1.0');
 is $r->{status}, 426, 'HTTP/1.0: 426, before the Lua hook';
-is $r->{body} =~ /done by lua/ ? 'lua' : 'page', 'page',
-    'the refusal carries the module\'s page';
+is_deeply [fields($r, 'Upgrade')], ['HTTP/1.1'], 'exactly one Upgrade: HTTP/1.1';
+is_deeply [fields($r, 'Connection')], ['Upgrade, close'],
+    'exactly one Connection field, listing Upgrade';
+like $r->{body}, qr{<h1>Upgrade Required</h1>},
+    'the refusal carries the module\'s page, not the Lua hook\'s';
 is count_of('refused', 'HTTP/1.0'), 1, 'the refusal: counted once';
 
 stop_daemon($srv);

@@ -18,14 +18,14 @@ use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
 use lib 't/lib';
-use UpReq qw(send_raw parse_response hostport field h2_served $NO_H2);
+use UpReq qw(send_raw parse_response hostport field h2_served $NO_H2
+             under_valgrind);
 use UpReqProxy qw(free_port start_httpd stop_daemon which);
 
 my $FAMILY = 'upgrade_required_requests_total';
 my $H2 = h2_served();
-my $HTTPD = Apache::Test::vars('httpd');
 # make test-valgrind runs every httpd under memcheck: less load there
-my $VALGRIND = $HTTPD =~ /valgrind/;
+my $VALGRIND = under_valgrind();
 
 plan tests => 40, need need_module('upgrade_required', 'mod_ssl',
                                    'mod_status'),

@@ -18,7 +18,7 @@ use IO::Socket::IP;
 use IO::Socket::SSL;
 use lib 't/lib';
 use UpReq qw(hostport send_raw parse_response fields field curl write_file
-             h2_served $NO_H2 access_log_line);
+             h2_served $NO_H2 access_log_line under_valgrind);
 use UpReqProxy qw(free_port start_httpd stop_daemon server_cert);
 
 plan tests => 18 + 1, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
@@ -26,7 +26,7 @@ plan tests => 18 + 1, need_module 'upgrade_required', 'mod_ssl', 'mod_http2';
 my $TLS = 'TLS/1.2, HTTP/1.1';
 # seconds to wait for an answer or a handshake: make test-valgrind runs
 # every httpd under memcheck, which on a loaded machine can take that long
-my $WAIT = Apache::Test::vars('httpd') =~ /valgrind/ ? 120 : 20;
+my $WAIT = under_valgrind() ? 120 : 20;
 
 # testssl.sh's http_head_printf() for run_opossum(), byte for byte (its
 # User-Agent is $UA_STD of a development snapshot); no Connection field:

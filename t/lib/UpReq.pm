@@ -17,7 +17,7 @@ use File::Path ();
 our @EXPORT_OK = qw(hostport send_raw raw raw_tls parse_response fields
                     field status is_426_fields h2_served $NO_H2 curl
                     apache_bin conf_test httpd_version httpd_at_least
-                    access_log_line write_file);
+                    access_log_line write_file under_valgrind);
 
 # write_file(ROOT, PATH, TEXT): a file below a test's own document root,
 # its directories made, readable by the httpd children (nobody as root)
@@ -29,6 +29,11 @@ sub write_file {
     print $fh $text;
     close $fh;
     chmod 0644, "$root/$path";
+}
+
+# make test-valgrind runs every httpd of the suite under memcheck
+sub under_valgrind {
+    return Apache::Test::vars('httpd') =~ /valgrind/ ? 1 : 0;
 }
 
 # mod_http2 serves HTTP/2 only with a threaded MPM
