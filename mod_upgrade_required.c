@@ -84,7 +84,11 @@ static const upreq_main_state *upreq_main_peek(request_rec *r)
     return ap_get_module_config(r->request_config, &upgrade_required_module);
 }
 
-/* The state of main request r, made on first write. */
+static apr_status_t upreq_count_at_end(void *st);
+
+/* The state of main request r, made on first write.  The request the
+ * client sent gets its count at the end (upreq_count_at_end) if nothing
+ * counted it before its response. */
 static upreq_main_state *upreq_main_state_of(request_rec *r)
 {
     const upreq_main_state *st = upreq_main_peek(r);
@@ -93,9 +97,21 @@ static upreq_main_state *upreq_main_state_of(request_rec *r)
     if (st != NULL && st != &upreq_handler_started) {
         return (upreq_main_state *)st;
     }
-    own = apr_pcalloc(r->pool, sizeof(*own));
+    /* every field but the decision, which upreq_decide() fills */
+    own = apr_palloc(r->pool, sizeof(*own));
+    own->r = r;
+    own->uri = NULL;
+    own->conf = NULL;
+    own->last.d = NULL;
+    own->counted = 0;
+    own->h2c_offer = 0;
     own->in_handler = (st != NULL);
+    own->pending = NULL;
     ap_set_module_config(r->request_config, &upgrade_required_module, own);
+    if (r->prev == NULL) {
+        apr_pool_cleanup_register(r->pool, own, upreq_count_at_end,
+                                  apr_pool_cleanup_null);
+    }
     return own;
 }
 
@@ -282,6 +298,19 @@ static void upreq_count_final(request_rec *r)
     }
 }
 
+/* The request's pool is going away: a request a policy judged that no
+ * hook counted (a module ended it with DONE before any handler) is
+ * counted now. */
+static apr_status_t upreq_count_at_end(void *st)
+{
+    upreq_main_state *own = st;
+
+    if (!own->counted && !own->h2c_offer) {
+        upreq_count(own->r, own);
+    }
+    return APR_SUCCESS;
+}
+
 /* The one way out: the answer for outcome out of decision rf, logged
  * once.  DECLINED lets the request go on. */
 static int upreq_answer(request_rec *r, const upreq_refusal *rf,
@@ -459,15 +488,65 @@ static int upreq_judge_subrequest(request_rec *r, const upreq_dir_conf *d)
 /* ------------------------------------------------------------------ */
 /* hooks                                                               */
 
+/* The error document of our own refusal: it inherits the refused
+ * request's headers; its Upgrade offer is hidden (in a copy: the
+ * original's logged headers stay) so that it is never switched to h2c,
+ * nor upgraded by a proxy.  The variable that ap_die() renamed before a
+ * subrequest's refusal reached the main request is set here. */
+static void upreq_prepare_error_document(request_rec *r)
+{
+    if (!apr_table_get(r->subprocess_env, "REDIRECT_" UPREQ_ENV)) {
+        apr_table_setn(r->subprocess_env, "REDIRECT_" UPREQ_ENV,
+                       apr_table_get(r->prev->notes, UPREQ_NOTE));
+    }
+    if (apr_table_get(r->headers_in, "Upgrade")) {
+        r->headers_in = apr_table_copy(r->pool, r->headers_in);
+        apr_table_unset(r->headers_in, "Upgrade");
+    }
+}
+
+/* An internal redirect r (an error document, an ErrorDocument of ours, a
+ * handler's redirect) is about to be decided: the request it comes from
+ * is final, so it is counted now, before any response; an error
+ * document's original status gets the fields a subrequest's refusal left
+ * pending.  The error document of our own refusal is served, never
+ * refused (SPEC): it is prepared here, before core_upgrade_handler could
+ * switch it.  Returns whether r is that error document. */
+static int upreq_enter_internal_redirect(request_rec *r)
+{
+    upreq_count_final(r);
+    if (upreq_is_error_document(r)) {
+        upreq_apply_pending(r->prev, 1);
+    }
+    if (upreq_is_our_error_document(r)) {
+        upreq_prepare_error_document(r);
+        return 1;
+    }
+    return 0;
+}
+
 /* header_parser: main requests and internal redirects, with their final
  * per-directory configuration, after mod_setenvif's per-directory rules
  * and before access control, so a 426 comes before any 401 or 403. */
+static int upreq_header_parser_judged(request_rec *r);
 static int upreq_header_parser(request_rec *r)
 {
-    const upreq_dir_conf *d = upreq_dir(r);
-
-    if (d->policy.reqs <= 0) {
+    if (r->prev == NULL && upreq_dir(r)->policy.reqs <= 0) {
         return DECLINED;        /* the idle path: one look-up */
+    }
+    return upreq_header_parser_judged(r);
+}
+
+UPREQ_OUT_OF_LINE static int upreq_header_parser_judged(request_rec *r)
+{
+    const upreq_dir_conf *d;
+
+    if (r->prev && upreq_enter_internal_redirect(r)) {
+        return DECLINED;
+    }
+    d = upreq_dir(r);
+    if (d->policy.reqs <= 0) {
+        return DECLINED;
     }
     if (upreq_is_never_judged(r)) {
         if (APLOGrdebug(r)) {
@@ -478,12 +557,7 @@ static int upreq_header_parser(request_rec *r)
         }
         return DECLINED;
     }
-    if (upreq_is_error_document(r)) {
-        upreq_apply_pending(r->prev, 1);
-    }
-    if (!upreq_needs_decision(r)) {
-        return DECLINED;
-    }
+    /* header_parser runs once for each request_rec: not decided yet */
     return upreq_decide(r, d, "header_parser", 1);
 }
 
@@ -538,43 +612,71 @@ static void upreq_insert_error_filter(request_rec *r)
     }
 }
 
-/* log_transaction (of the request the client sent): one that ended
- * without a handler and without an error response of httpd's (a module's
- * DONE) is counted at last. */
-static int upreq_log_transaction(request_rec *r)
+/* handler, before core_upgrade_handler can switch protocols: mod_dir's
+ * index and FallbackResource and mod_negotiation's variant arrive through
+ * ap_internal_fast_redirect(), which installs another URI and
+ * per-directory configuration after header_parser: decided again, so
+ * that a refusal comes at once and never after a 101. */
+static int upreq_handler_redecide(request_rec *r);
+static int upreq_handler(request_rec *r)
 {
-    upreq_count_final(r);
+    if (r->main || upreq_dir(r)->policy.reqs <= 0) {
+        return DECLINED;        /* the idle path */
+    }
+    return upreq_handler_redecide(r);
+}
+
+UPREQ_OUT_OF_LINE static int upreq_handler_redecide(request_rec *r)
+{
+    if (!upreq_needs_decision(r)) {
+        return DECLINED;
+    }
+    return upreq_decide(r, upreq_dir(r), "handler", 1);
+}
+
+/* The handler of a request that a policy judged, of an internal
+ * redirect, or of a main request that has no state yet. */
+UPREQ_OUT_OF_LINE static int upreq_enter_content(request_rec *r)
+{
+    upreq_main_state *st = (upreq_main_state *)upreq_main_peek(r);
+
+    if (upreq_is_our_error_document(r)) {
+        apr_table_unset(r->headers_out, "Upgrade");
+        apr_table_unset(r->headers_out, "Connection");
+    }
+    if (st == NULL) {
+        ap_set_module_config(r->request_config, &upgrade_required_module,
+                             (void *)&upreq_handler_started);
+        return DECLINED;
+    }
+    if (st->h2c_offer) {
+        const upreq_dir_conf *d = upreq_dir(r);
+
+        if (d->policy.reqs > 0) {
+            int rv = upreq_decide(r, d, "after core_upgrade_handler", 0);
+
+            if (rv != DECLINED) {
+                return rv;
+            }
+        }
+        st->h2c_offer = 0;      /* no policy judges it now */
+    }
+    st->in_handler = 1;
+    st->pending = NULL;         /* a lookup's refusal was not used */
+    upreq_count(r, st);
     return DECLINED;
 }
 
-/* The error document of our own refusal: it inherits the refused
- * request's headers; its Upgrade offer is hidden (in a copy: the
- * original's logged headers stay) so that it is never switched to h2c,
- * nor upgraded by a proxy.  The variable that ap_die() renamed before a
- * subrequest's refusal reached the main request is set here. */
-static void upreq_prepare_error_document(request_rec *r)
+/* handler, right after core_upgrade_handler and before any content
+ * handler (mod_cache's is REALLY_FIRST too): the counters' handler
+ * (upgrade-required-status); from here on, the main request's
+ * subrequests are served.  core_upgrade_handler switches by returning
+ * DONE, so a let-through h2c upgrade that gets here was not switched and
+ * is refused after all.  An error document of our refusal loses the
+ * Upgrade/Connection fields that core_upgrade_handler announces on a
+ * connection's first request, so only ours are sent. */
+static int upreq_handler_after_core(request_rec *r)
 {
-    if (!apr_table_get(r->subprocess_env, "REDIRECT_" UPREQ_ENV)) {
-        apr_table_setn(r->subprocess_env, "REDIRECT_" UPREQ_ENV,
-                       apr_table_get(r->prev->notes, UPREQ_NOTE));
-    }
-    if (apr_table_get(r->headers_in, "Upgrade")) {
-        r->headers_in = apr_table_copy(r->pool, r->headers_in);
-        apr_table_unset(r->headers_in, "Upgrade");
-    }
-}
-
-/* handler, before core_upgrade_handler can switch protocols: the
- * counters' handler (upgrade-required-status); from here on, the main
- * request's subrequests are served; mod_dir's index and
- * FallbackResource and mod_negotiation's variant arrive through
- * ap_internal_fast_redirect(), which installs another URI and
- * per-directory configuration after header_parser: decided again. */
-static int upreq_handler(request_rec *r)
-{
-    upreq_main_state *st;
-    const upreq_dir_conf *d;
-
     if (r->handler && r->handler[0] == UPREQ_STATUS_HANDLER[0]
         && strcmp(r->handler, UPREQ_STATUS_HANDLER) == 0) {
         return upreq_metrics_serve(r);      /* the counters' handler */
@@ -582,67 +684,20 @@ static int upreq_handler(request_rec *r)
     if (r->main) {
         return DECLINED;
     }
-    if (r->prev) {
-        upreq_count_final(r);
-        if (upreq_is_error_document(r)) {
-            upreq_apply_pending(r->prev, 1);
-        }
-        if (upreq_is_our_error_document(r)) {
-            upreq_prepare_error_document(r);
-            return DECLINED;
-        }
-    }
-    d = upreq_dir(r);
-    if (d->policy.reqs > 0 && upreq_needs_decision(r)) {
-        int rv = upreq_decide(r, d, "handler", 1);
-
-        if (rv != DECLINED) {
-            return rv;
-        }
-    }
-    st = (upreq_main_state *)upreq_main_peek(r);
-    if (st == NULL) {
+    if (r->prev == NULL && upreq_main_peek(r) == NULL) {
+        /* the idle path: no policy judged it */
         ap_set_module_config(r->request_config, &upgrade_required_module,
                              (void *)&upreq_handler_started);
         return DECLINED;
     }
-    if (st != &upreq_handler_started) {
-        st->in_handler = 1;
-        st->pending = NULL;     /* a lookup's refusal was not used */
-        if (!st->h2c_offer) {
-            upreq_count(r, st);
-        }
-    }
-    return DECLINED;
-}
-
-/* handler, right after core_upgrade_handler: a let-through h2c upgrade
- * that reaches this point was not switched, so it is refused after all;
- * an error document of our refusal loses the Upgrade/Connection fields
- * that core_upgrade_handler announces on a connection's first request,
- * so only ours are sent. */
-static int upreq_handler_after_core(request_rec *r)
-{
-    const upreq_main_state *st = r->main ? NULL : upreq_main_peek(r);
-
-    if (st && st != &upreq_handler_started && st->h2c_offer) {
-        int rv = upreq_decide(r, upreq_dir(r), "after core_upgrade_handler",
-                              0);
-
-        upreq_count(r, (upreq_main_state *)st);
-        return rv;
-    }
-    if (upreq_is_our_error_document(r)) {
-        apr_table_unset(r->headers_out, "Upgrade");
-        apr_table_unset(r->headers_out, "Connection");
-    }
-    return DECLINED;
+    return upreq_enter_content(r);
 }
 
 static void upreq_register_hooks(apr_pool_t *p)
 {
     static const char *const after_setenvif[] = { "mod_setenvif.c", NULL };
     static const char *const core[] = { "core.c", NULL };
+    static const char *const cache[] = { "mod_cache.c", NULL };
 
     /* subrequests: their final configuration, before access control */
     ap_hook_post_perdir_config(upreq_post_perdir_config, NULL, NULL,
@@ -656,17 +711,15 @@ static void upreq_register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     /* before core_upgrade_handler (REALLY_FIRST) may switch protocols */
     ap_hook_handler(upreq_handler, NULL, core, APR_HOOK_REALLY_FIRST);
-    /* right after it, before any content handler */
-    ap_hook_handler(upreq_handler_after_core, core, NULL,
+    /* right after it, before any content handler: mod_cache's
+     * (CacheQuickHandler Off) is REALLY_FIRST too */
+    ap_hook_handler(upreq_handler_after_core, core, cache,
                     APR_HOOK_REALLY_FIRST);
     /* a status that a subrequest decided gets its fields before it is
      * sent: through ap_die(), or past it (upreq_pending_filter, before the
      * HTTP header filter) */
     ap_hook_insert_error_filter(upreq_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
-    /* the count of a request that ended in neither of the above */
-    ap_hook_log_transaction(upreq_log_transaction, NULL, NULL,
-                            APR_HOOK_REALLY_FIRST);
     upreq_pending_filter_handle =
         ap_register_output_filter("UPGRADE_REQUIRED_PENDING",
                                   upreq_pending_filter, NULL,

@@ -47,6 +47,15 @@
 #define UPREQ_HAVE_AP_SSL 0
 #endif
 
+/* The part of a hook that runs only where a policy applies: kept out of
+ * line so that the hook's path for a request no policy judges is a few
+ * instructions with no stack frame (bench/README.md, "Idle"). */
+#if defined(__GNUC__)
+#define UPREQ_OUT_OF_LINE   __attribute__((noinline))
+#else
+#define UPREQ_OUT_OF_LINE
+#endif
+
 #define UPREQ_UNSET         (-1)
 #define UPREQ_NOTE          "upgrade-required"
 #define UPREQ_ENV           "UPGRADE_REQUIRED"
@@ -138,6 +147,7 @@ typedef struct {
  * request_config, made when a policy judges it or a subrequest of it is
  * refused */
 typedef struct {
+    request_rec *r;         /* the request whose state this is */
     const char *uri;        /* the URI and the per-directory configuration */
     const struct ap_conf_vector_t *conf;    /* it was last decided on */
     upreq_refusal last;     /* that decision ... */

@@ -1,9 +1,10 @@
 # A judged request that a module ends with DONE before any handler runs
 # (here mod_lua's fixups hook, which writes the response itself) is
-# still counted, once, with the outcome of its decision: the module counts
-# it in log_transaction (docs/request-cycle.md).  A refused request to the
-# same location is counted once, at its refusal, and never reaches the
-# Lua hook.  An httpd of its own, with mod_lua.
+# still counted, once, with the outcome of its decision: the module
+# counts it when the request's pool is cleaned up (docs/request-cycle.md).
+# A refused request to the same location is counted once, at its
+# refusal, and never reaches the Lua hook.  An httpd of its own, with
+# mod_lua.
 use strict;
 use warnings FATAL => 'all';
 
