@@ -612,11 +612,12 @@ static void upreq_insert_error_filter(request_rec *r)
     }
 }
 
-/* handler, before core_upgrade_handler can switch protocols: mod_dir's
- * index and FallbackResource and mod_negotiation's variant arrive through
+/* handler, before core_upgrade_handler can switch protocols and before
+ * mod_cache's handler can answer from the cache: mod_dir's index and
+ * FallbackResource and mod_negotiation's variant arrive through
  * ap_internal_fast_redirect(), which installs another URI and
  * per-directory configuration after header_parser: decided again, so
- * that a refusal comes at once and never after a 101. */
+ * that a refusal comes at once, never after a 101, never from a cache. */
 static int upreq_handler_redecide(request_rec *r);
 static int upreq_handler(request_rec *r)
 {
@@ -698,6 +699,8 @@ static void upreq_register_hooks(apr_pool_t *p)
     static const char *const after_setenvif[] = { "mod_setenvif.c", NULL };
     static const char *const core[] = { "core.c", NULL };
     static const char *const cache[] = { "mod_cache.c", NULL };
+    static const char *const core_cache[] = { "core.c", "mod_cache.c",
+                                              NULL };
 
     /* subrequests: their final configuration, before access control */
     ap_hook_post_perdir_config(upreq_post_perdir_config, NULL, NULL,
@@ -709,10 +712,11 @@ static void upreq_register_hooks(apr_pool_t *p)
     /* lookup subrequests: before any authentication module */
     ap_hook_check_authn(upreq_check_authn, NULL, NULL, APR_HOOK_REALLY_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
-    /* before core_upgrade_handler (REALLY_FIRST) may switch protocols */
-    ap_hook_handler(upreq_handler, NULL, core, APR_HOOK_REALLY_FIRST);
-    /* right after it, before any content handler: mod_cache's
-     * (CacheQuickHandler Off) is REALLY_FIRST too */
+    /* before core_upgrade_handler may switch protocols, and before
+     * mod_cache's handler (CacheQuickHandler Off) may answer from the
+     * cache: both are REALLY_FIRST too */
+    ap_hook_handler(upreq_handler, NULL, core_cache, APR_HOOK_REALLY_FIRST);
+    /* right after core_upgrade_handler, before any content handler */
     ap_hook_handler(upreq_handler_after_core, core, cache,
                     APR_HOOK_REALLY_FIRST);
     /* a status that a subrequest decided gets its fields before it is

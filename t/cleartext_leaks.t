@@ -19,7 +19,7 @@ use lib 't/lib';
 use UpReq qw(hostport raw raw_tls parse_response fields field curl
              h2_served $NO_H2);
 
-plan tests => 339,
+plan tests => 351,
     need need_module(qw(upgrade_required mod_ssl mod_http2 mod_dir
                         mod_negotiation mod_rewrite mod_include
                         mod_autoindex mod_setenvif mod_dav mod_dav_fs
@@ -39,6 +39,7 @@ my %MARK = (
     header  => 'TLS-ONLY-HEADER-MARKER-92aa',
     readme  => 'TLS-ONLY-README-MARKER-4e13',
     cached  => 'TLS-ONLY-CACHED-MARKER-6a0e',
+    cachedix => 'TLS-ONLY-CACHEDIX-MARKER-2f57',
 );
 my $REFUSAL_PAGE = "<html><body>REFUSAL-PAGE-426-b61f</body></html>\n";
 my $INCLUDE_ERROR = '[an error occurred while processing this directive]';
@@ -536,6 +537,26 @@ for my $c (['clear_fb', 'clear_fb_ssl', 'FallbackResource'],
     refused($r, 'CacheQuickHandler Off: http through the balancer');
     refused($via->('clear_cache', undef, '127.0.0.1'),
             'CacheQuickHandler Off: a direct plain request');
+
+    # a TLS-only index that mod_dir installs after header_parser: cached
+    # over https, refused over http (the module decides again before the
+    # cache's handler can answer)
+    my $ix = sub {
+        my ($proto, $local) = @_;
+        return parse_response(raw('clear_cache', req(GET => '/ix/',
+            host => 'cache.example',
+            h => $proto ? "X-Forwarded-Proto: $proto\r\n" : ''),
+            local => $local || '127.0.0.2'));
+    };
+    $r = $ix->('https');
+    is $r->{status}, 200, 'cached index: https through the balancer: 200';
+    has($r, 'cachedix', 'cached index, https');
+    $r = $ix->('https');
+    like field($r, 'X-Cache') // '', qr/^HIT/,
+        'cached index: the second one is cached';
+    has($r, 'cachedix', 'cached index, https from the cache');
+    refused($ix->('http'), 'cached index: http through the balancer');
+    refused($ix->(undef, '127.0.0.1'), 'cached index: a direct plain request');
 
     # README's warning: the quick handler answers before any module
     $via->('clear_cacheq', 'https');
