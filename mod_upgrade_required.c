@@ -645,7 +645,8 @@ UPREQ_OUT_OF_LINE static int upreq_enter_content(request_rec *r)
         apr_table_unset(r->headers_out, "Upgrade");
         apr_table_unset(r->headers_out, "Connection");
     }
-    if (st == NULL) {
+    if (st == NULL || st == &upreq_handler_started) {
+        /* no policy judged it (or its handler runs again) */
         ap_set_module_config(r->request_config, &upgrade_required_module,
                              (void *)&upreq_handler_started);
         return DECLINED;
