@@ -109,8 +109,10 @@ static upreq_main_state *upreq_main_state_of(request_rec *r)
     own->pending = NULL;
     ap_set_module_config(r->request_config, &upgrade_required_module, own);
     if (r->prev == NULL) {
-        apr_pool_cleanup_register(r->pool, own, upreq_count_at_end,
-                                  apr_pool_cleanup_null);
+        /* before the pool's subpools go: the decision may point into a
+         * fast redirect's subrequest pool (as httpd's EOR bucket does for
+         * log_transaction) */
+        apr_pool_pre_cleanup_register(r->pool, own, upreq_count_at_end);
     }
     return own;
 }
@@ -300,12 +302,14 @@ static void upreq_count_final(request_rec *r)
 
 /* The request's pool is going away: a request a policy judged that no
  * hook counted (a module ended it with DONE before any handler) is
- * counted now. */
+ * counted now.  One that core_upgrade_handler switched to h2c (DONE,
+ * status 101) counts as the HTTP/2 request it became (SPEC). */
 static apr_status_t upreq_count_at_end(void *st)
 {
     upreq_main_state *own = st;
 
-    if (!own->counted && !own->h2c_offer) {
+    if (!own->counted && !own->h2c_offer
+        && own->r->status != HTTP_SWITCHING_PROTOCOLS) {
         upreq_count(own->r, own);
     }
     return APR_SUCCESS;
@@ -670,29 +674,36 @@ UPREQ_OUT_OF_LINE static int upreq_enter_content(request_rec *r)
 }
 
 /* handler, right after core_upgrade_handler and before any content
- * handler (mod_cache's is REALLY_FIRST too): the counters' handler
- * (upgrade-required-status); from here on, the main request's
- * subrequests are served.  core_upgrade_handler switches by returning
- * DONE, so a let-through h2c upgrade that gets here was not switched and
- * is refused after all.  An error document of our refusal loses the
- * Upgrade/Connection fields that core_upgrade_handler announces on a
- * connection's first request, so only ours are sent. */
+ * handler (mod_cache's is REALLY_FIRST too): from here on, the main
+ * request's subrequests are served.  core_upgrade_handler switches by
+ * returning DONE, so a let-through h2c upgrade that gets here was not
+ * switched and is refused after all.  An error document of our refusal
+ * loses the Upgrade/Connection fields that core_upgrade_handler
+ * announces on a connection's first request, so only ours are sent.
+ * Then the counters' handler (upgrade-required-status), which a policy
+ * may guard like any other content. */
 static int upreq_handler_after_core(request_rec *r)
 {
+    if (r->main == NULL) {
+        if (r->prev == NULL && upreq_main_peek(r) == NULL) {
+            /* the idle path: no policy judged it */
+            ap_set_module_config(r->request_config,
+                                 &upgrade_required_module,
+                                 (void *)&upreq_handler_started);
+        }
+        else {
+            int rv = upreq_enter_content(r);
+
+            if (rv != DECLINED) {
+                return rv;
+            }
+        }
+    }
     if (r->handler && r->handler[0] == UPREQ_STATUS_HANDLER[0]
         && strcmp(r->handler, UPREQ_STATUS_HANDLER) == 0) {
         return upreq_metrics_serve(r);      /* the counters' handler */
     }
-    if (r->main) {
-        return DECLINED;
-    }
-    if (r->prev == NULL && upreq_main_peek(r) == NULL) {
-        /* the idle path: no policy judged it */
-        ap_set_module_config(r->request_config, &upgrade_required_module,
-                             (void *)&upreq_handler_started);
-        return DECLINED;
-    }
-    return upreq_enter_content(r);
+    return DECLINED;
 }
 
 static void upreq_register_hooks(apr_pool_t *p)

@@ -27,7 +27,7 @@ my $H2 = h2_served();
 # make test-valgrind runs every httpd under memcheck: less load there
 my $VALGRIND = under_valgrind();
 
-plan tests => 40, need need_module('upgrade_required', 'mod_ssl',
+plan tests => 44, need need_module('upgrade_required', 'mod_ssl',
                                    'mod_status'),
     { 'curl is not installed' => defined which('curl') };
 
@@ -165,6 +165,11 @@ my @jobs = (
     [ws_plain     => 10, [], "$P/ws/x.html", 426],
     [ws_handshake => 10, \@WS, "$P/ws/x.html", 200],
     [h2_by_h11    => 10, [], "$P/h2/x.html", 426],
+    # h2c upgrades, one per connection (httpd closes a connection it
+    # switched when its HTTP/2 session ends)
+    (map { (["h11_by_h2c_$_" => 1, ['--http2'], "$P/h11/x.html", 200],
+            ["h2_by_h2c_$_"  => 1, ['--http2'], "$P/h2/x.html",
+             $H2 ? 200 : 426]) } 1 .. 5),
     [error_doc    => 10, [], "$P/errdoc/x.html", 426],
     [no_policy    => 10, [], "$P/index.html", 200],
     [proxy_https  => 10, ['-H', 'X-Forwarded-Proto: https'],
@@ -197,6 +202,16 @@ my %want = (
     "$SL|TLS/1.3|met|TLSv1.3"            => 10,
     "$SL|HTTP/2|refused|HTTP/1.1"        => 10,
 );
+# a switched h2c offer counts as the HTTP/2 request it became, never also
+# as HTTP/1.1; without HTTP/2 (prefork) the offers stay HTTP/1.1
+if ($H2) {
+    $want{"$PL|HTTP/1.1|met|HTTP/2"} = 5;
+    $want{"$PL|HTTP/2|met|HTTP/2"} = 5;
+}
+else {
+    $want{"$PL|HTTP/1.1|met|HTTP/1.1"} += 5;
+    $want{"$PL|HTTP/2|refused|HTTP/1.1"} += 5;
+}
 my $h2load = $H2 && which('h2load');
 my %h2fh;
 if ($h2load) {
@@ -284,6 +299,26 @@ like $r->{body}, qr{<h2>mod_upgrade_required</h2>},
 like $r->{body}, qr{<tr><td>\Q$PL\E</td><td>TLS</td><td>refused</td>
                     <td>plain</td><td>105</td></tr>}x,
      'server-status: a row of the table';
+
+# the counters under a policy are refused like any content: an HTTP/1.1
+# request, and an h2c offer that the module lets through but httpd's core
+# does not take (its Upgrade list is not strictly valid), which is never
+# answered over HTTP/1.1
+{
+    my ($mh, $mp) = split /:/, $hp{metrics_plain};
+    for my $c (['HTTP/1.1', "Connection: close\r\n"],
+               ['an h2c offer that core does not take',
+                "Upgrade: h2c, \@x\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+                . "Connection: Upgrade, HTTP2-Settings, close\r\n"]) {
+        my ($name, $h) = @$c;
+        my $h2s = parse_response(send_raw($mh, $mp,
+            "GET /h2-status HTTP/1.1\r\nHost: x\r\n$h\r\n"));
+        is $h2s->{status}, 426,
+           "counters under UpgradeRequired HTTP/2, $name: 426";
+        unlike $h2s->{body} // '', qr/$FAMILY/,
+           "counters under UpgradeRequired HTTP/2, $name: no counters";
+    }
+}
 
 # ---------------------------------------------------------------------
 # an httpd of the test's own: graceful restarts and a restart
