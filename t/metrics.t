@@ -19,7 +19,7 @@ use POSIX ();
 use Time::HiRes ();
 use lib 't/lib';
 use UpReq qw(send_raw parse_response hostport field h2_served $NO_H2
-             under_valgrind);
+             under_valgrind is_426_fields);
 use UpReqProxy qw(free_port start_httpd stop_daemon which);
 
 my $FAMILY = 'upgrade_required_requests_total';
@@ -27,7 +27,7 @@ my $H2 = h2_served();
 # make test-valgrind runs every httpd under memcheck: less load there
 my $VALGRIND = under_valgrind();
 
-plan tests => 44, need need_module('upgrade_required', 'mod_ssl',
+plan tests => 48, need need_module('upgrade_required', 'mod_ssl',
                                    'mod_status'),
     { 'curl is not installed' => defined which('curl') };
 
@@ -313,8 +313,8 @@ like $r->{body}, qr{<tr><td>\Q$PL\E</td><td>TLS</td><td>refused</td>
         my ($name, $h) = @$c;
         my $h2s = parse_response(send_raw($mh, $mp,
             "GET /h2-status HTTP/1.1\r\nHost: x\r\n$h\r\n"));
-        is $h2s->{status}, 426,
-           "counters under UpgradeRequired HTTP/2, $name: 426";
+        is_426_fields($h2s, 'h2c', 'Upgrade, close',
+                      "counters under UpgradeRequired HTTP/2, $name");
         unlike $h2s->{body} // '', qr/$FAMILY/,
            "counters under UpgradeRequired HTTP/2, $name: no counters";
     }
