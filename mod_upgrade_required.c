@@ -95,8 +95,10 @@ static apr_status_t upreq_count_at_end(void *st);
 
 /* The state of main request r, made on first write.  The request the
  * client sent gets its count at the end (upreq_count_at_end) if nothing
- * counted it before its response. */
-static upreq_main_state *upreq_main_state_of(request_rec *r)
+ * counted it before its response.  Inline, as upreq_count() and
+ * upreq_answer() are: the path of a judged request crosses fewer calls
+ * (bench/README.md, "TLS pass"). */
+static APR_INLINE upreq_main_state *upreq_main_state_of(request_rec *r)
 {
     const upreq_main_state *st = upreq_main_peek(r);
     upreq_main_state *own;
@@ -177,21 +179,16 @@ static int upreq_wants_redirect(request_rec *r, const upreq_refusal *rf)
 /* ------------------------------------------------------------------ */
 /* the decision                                                        */
 
-/* What the module does with a request whose policy was evaluated into
- * rf->v: the outcome, with rf->failed (what is refused) and rf->status.
+/* What the module does with a request whose policy failed (rf->v): the
+ * outcome, with rf->failed (what is refused) and rf->status.
  * exemptible: no-upgrade-required applies (a served subrequest carries
- * only the environment of the page that includes it: SPEC);
- * h2c_pending: a valid h2c offer is let through, for httpd to switch. */
-static upreq_outcome upreq_outcome_of(request_rec *r, upreq_refusal *rf,
-                                      int exemptible, int h2c_pending)
+ * only the environment of the page that includes it: SPEC). */
+static upreq_outcome upreq_outcome_of_failure(request_rec *r,
+                                              upreq_refusal *rf,
+                                              int exemptible)
 {
     const char *exempt = NULL;
 
-    rf->failed = rf->v.failed;
-    rf->status = HTTP_OK;
-    if (rf->failed == 0 || (h2c_pending && rf->v.h2c_candidate)) {
-        return UPREQ_OUT_MET;
-    }
     if (rf->v.acme) {
         rf->failed &= ~UPREQ_R_TLS;     /* other requirements still hold */
         exempt = "an ACME HTTP-01 validation";
@@ -218,6 +215,20 @@ static upreq_outcome upreq_outcome_of(request_rec *r, upreq_refusal *rf,
     rf->status = (rf->failed & UPREQ_R_TLS) ? upreq_tls_status(rf->d)
                                             : HTTP_UPGRADE_REQUIRED;
     return UPREQ_OUT_REFUSED;
+}
+
+/* The outcome of a request whose policy was evaluated into rf->v: met
+ * when it holds, or when h2c_pending and a valid h2c offer is let
+ * through for httpd to switch; otherwise what a failure gets. */
+static upreq_outcome upreq_outcome_of(request_rec *r, upreq_refusal *rf,
+                                      int exemptible, int h2c_pending)
+{
+    rf->failed = rf->v.failed;
+    rf->status = HTTP_OK;
+    if (rf->failed == 0 || (h2c_pending && rf->v.h2c_candidate)) {
+        return UPREQ_OUT_MET;
+    }
+    return upreq_outcome_of_failure(r, rf, exemptible);
 }
 
 /* The counters' labels of requirement q as policy pol names it and of
@@ -264,9 +275,10 @@ static upreq_client upreq_client_of(request_rec *r,
  * a rollout"), before its response is sent: one count per requirement
  * of its policy, "met" for those that held, the request's outcome for
  * the others. */
-static void upreq_count(request_rec *r, upreq_main_state *st)
+static APR_INLINE void upreq_count(request_rec *r, upreq_main_state *st)
 {
     const upreq_refusal *rf = &st->last;
+    const upreq_mhost *counts;
     int left, i;
 
     /* no policy judged it (its state holds only a subrequest's refusal);
@@ -275,6 +287,7 @@ static void upreq_count(request_rec *r, upreq_main_state *st)
         return;
     }
     st->counted = 1;
+    counts = upreq_srv(r)->counts;
     /* the rows of the policy's requirements, up to its last one */
     left = rf->d->policy.reqs;
     for (i = 0; left; i++) {
@@ -282,7 +295,8 @@ static void upreq_count(request_rec *r, upreq_main_state *st)
 
         if (left & q->bit) {
             left &= ~q->bit;
-            upreq_metrics_add(r, upreq_req_label_of(q, &rf->d->policy),
+            upreq_metrics_add(counts,
+                              upreq_req_label_of(q, &rf->d->policy),
                               (rf->v.failed & q->bit) ? st->outcome
                                                       : UPREQ_OUT_MET,
                               upreq_client_of(r, q, &rf->v));
@@ -324,30 +338,26 @@ static apr_status_t upreq_count_at_end(void *st)
     return APR_SUCCESS;
 }
 
-/* The one way out: the answer for outcome out of decision rf, logged
- * once.  DECLINED lets the request go on. */
-static int upreq_answer(request_rec *r, const upreq_refusal *rf,
-                        upreq_outcome out, const char *phase)
+/* The debug line of a policy that holds */
+static void upreq_log_met(request_rec *r, const upreq_refusal *rf,
+                          const char *phase)
 {
-    switch (out) {
-    case UPREQ_OUT_MET:
-        if (APLOGrdebug(r)) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "UPREQ003: policy of %s met (%s)%s%s%s",
-                          ap_escape_logitem(r->pool, rf->d->policy.where),
-                          phase, rf->v.why ? ": " : "",
-                          rf->v.why ? upreq_log_reason(r, &rf->v) : "",
-                          rf->v.h2c_candidate
-                          ? "; h2c upgrade let through" : "");
-        }
-        return DECLINED;
-    case UPREQ_OUT_EXEMPT:
-        return DECLINED;
-    case UPREQ_OUT_REPORTED:
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "UPREQ003: policy of %s met (%s)%s%s%s",
+                  ap_escape_logitem(r->pool, rf->d->policy.where),
+                  phase, rf->v.why ? ": " : "",
+                  rf->v.why ? upreq_log_reason(r, &rf->v) : "",
+                  rf->v.h2c_candidate ? "; h2c upgrade let through" : "");
+}
+
+/* The answer of a request that is reported, redirected or refused:
+ * its response, its log lines, its status (DECLINED: report only). */
+static int upreq_answer_failure(request_rec *r, const upreq_refusal *rf,
+                                upreq_outcome out, const char *phase)
+{
+    if (out == UPREQ_OUT_REPORTED) {
         upreq_report(r, rf, upreq_wants_redirect(r, rf));
         return DECLINED;
-    default:
-        break;
     }
     if (APLOGrdebug(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -370,6 +380,26 @@ static int upreq_answer(request_rec *r, const upreq_refusal *rf,
         upreq_log_refusal(r, rf);
     }
     return rf->status;
+}
+
+/* The one way out: the answer for outcome out of decision rf, logged
+ * once.  DECLINED lets the request go on; what a failure gets is out of
+ * line (upreq_answer_failure), so that a request that meets its policy
+ * pays for one test here. */
+static APR_INLINE int upreq_answer(request_rec *r,
+                                   const upreq_refusal *rf,
+                                   upreq_outcome out, const char *phase)
+{
+    if (out == UPREQ_OUT_MET) {
+        if (APLOGrdebug(r)) {
+            upreq_log_met(r, rf, phase);
+        }
+        return DECLINED;
+    }
+    if (out == UPREQ_OUT_EXEMPT) {
+        return DECLINED;
+    }
+    return upreq_answer_failure(r, rf, out, phase);
 }
 
 /* Decide main request r (or an internal redirect) on configuration d, as
@@ -396,18 +426,14 @@ static int upreq_decide(request_rec *r, const upreq_dir_conf *d,
     return upreq_answer(r, rf, st->outcome, phase);
 }
 
-/* Does main request r, under a policy, need a (new) decision?  It is one
- * that policies judge, and it was not decided on this very URI and
- * configuration. */
-static int upreq_needs_decision(request_rec *r)
+/* Was main request r decided on the URI and per-directory configuration
+ * it has now? */
+static int upreq_is_decided(request_rec *r)
 {
     const upreq_main_state *st = upreq_main_peek(r);
 
-    if (st && st != &upreq_handler_started && st->uri == r->uri
-        && st->conf == r->per_dir_config) {
-        return 0;
-    }
-    return !upreq_is_never_judged(r) && !upreq_is_our_error_document(r);
+    return st && st != &upreq_handler_started && st->uri == r->uri
+           && st->conf == r->per_dir_config;
 }
 
 /* ------------------------------------------------------------------ */
@@ -634,15 +660,15 @@ static void upreq_insert_error_filter(request_rec *r)
 static int upreq_handler_redecide(request_rec *r);
 static int upreq_handler(request_rec *r)
 {
-    if (r->main || upreq_dir(r)->policy.reqs <= 0) {
-        return DECLINED;        /* the idle path */
+    if (r->main || upreq_dir(r)->policy.reqs <= 0 || upreq_is_decided(r)) {
+        return DECLINED;        /* the idle path; nothing new since */
     }
     return upreq_handler_redecide(r);
 }
 
 UPREQ_OUT_OF_LINE static int upreq_handler_redecide(request_rec *r)
 {
-    if (!upreq_needs_decision(r)) {
+    if (upreq_is_never_judged(r) || upreq_is_our_error_document(r)) {
         return DECLINED;
     }
     return upreq_decide(r, upreq_dir(r), "handler", 1);

@@ -103,6 +103,7 @@ typedef struct {
                              * HTML-escaped, for the page's link ... */
     const char *link_mid;   /* ... '">' and the same, its text */
     int wants_http2;        /* an HTTP/2 requirement is configured here */
+    const upreq_mhost *counts;  /* set at start-up: its counters, or NULL */
 } upreq_srv_conf;
 
 /* the TLS state of a connection, looked up once per connection */
@@ -185,8 +186,6 @@ int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                       apr_pool_t *ptemp, server_rec *s);
 
 /* upreq_verdict.c */
-conn_rec *upreq_client_conn(request_rec *r);
-const upreq_conn_tls *upreq_tls_state(request_rec *r);
 void upreq_evaluate(request_rec *r, const upreq_policy *pol,
                     const upreq_srv_conf *sc, upreq_verdict *v);
 #if !UPREQ_HAVE_AP_SSL

@@ -34,22 +34,14 @@ static int upreq_dir_sets_nothing(const upreq_dir_conf *c)
            && c->tls_status == UPREQ_UNSET;
 }
 
-void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+/* Both sections set something of ours: a new configuration, each value
+ * from the deeper section where it sets it */
+UPREQ_OUT_OF_LINE static void *upreq_merge_both(apr_pool_t *p,
+                                                const upreq_dir_conf *base,
+                                                const upreq_dir_conf *add)
 {
-    upreq_dir_conf *base = basev, *add = addv;
-    upreq_dir_conf *conf;
+    upreq_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
-    /* httpd merges every section of every request, and most set nothing
-     * of ours: then the other side stands for the merge (merged
-     * configurations are never written to), which keeps an allocation
-     * off the requests of a policy (bench/README.md) */
-    if (upreq_dir_sets_nothing(add)) {
-        return base;
-    }
-    if (upreq_dir_sets_nothing(base)) {
-        return add;
-    }
-    conf = apr_pcalloc(p, sizeof(*conf));
     conf->policy = (add->policy.reqs != UPREQ_UNSET) ? add->policy
                                                      : base->policy;
     upreq_merge_null(header);
@@ -57,6 +49,24 @@ void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     upreq_merge_unset(report_only);
     upreq_merge_unset(tls_status);
     return conf;
+}
+
+void *upreq_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    upreq_dir_conf *base = basev, *add = addv;
+
+    /* httpd merges every section of every request, and most set nothing
+     * of ours: then the other side stands for the merge (merged
+     * configurations are never written to), which keeps an allocation
+     * off the requests of a policy, and a stack frame off this path
+     * (bench/README.md) */
+    if (upreq_dir_sets_nothing(add)) {
+        return base;
+    }
+    if (upreq_dir_sets_nothing(base)) {
+        return add;
+    }
+    return upreq_merge_both(p, base, add);
 }
 
 void *upreq_create_srv_conf(apr_pool_t *p, server_rec *s)
@@ -72,6 +82,7 @@ void *upreq_create_srv_conf(apr_pool_t *p, server_rec *s)
     conf->link_open = NULL;
     conf->link_mid = NULL;
     conf->wants_http2 = 0;
+    conf->counts = NULL;
     return conf;
 }
 
@@ -88,6 +99,7 @@ void *upreq_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->link_open = NULL;         /* upreq_post_config */
     conf->link_mid = NULL;
     conf->wants_http2 = add->wants_http2 || base->wants_http2;
+    conf->counts = NULL;            /* upreq_post_config */
     return conf;
 }
 
@@ -530,13 +542,14 @@ static void upreq_resolve_https_url(apr_pool_t *p, server_rec *v,
 int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                       apr_pool_t *ptemp, server_rec *s)
 {
-    (void)plog; (void)ptemp;
     upreq_response_init();
+    upreq_metrics_post_config(pconf, plog, ptemp, s);
     for (; s; s = s->next) {
         upreq_srv_conf *sc = ap_get_module_config(s->module_config,
                                                   &upgrade_required_module);
 
         upreq_resolve_https_url(pconf, s, sc);
+        sc->counts = upreq_metrics_host_of(s);
     }
     return OK;
 }

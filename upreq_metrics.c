@@ -13,8 +13,9 @@
  *     new configuration still has (old children finishing their requests
  *     go on writing into the same memory), gives a host the restart added
  *     a free slot, zeroed, and releases the slots of hosts it removed;
- *   - a child finds its virtual host's slot through a table of its
- *     generation, keyed by server_rec, made in post_config.
+ *   - each virtual host's server configuration points at its host of
+ *     this generation (post_config, through a table keyed by server_rec),
+ *     whose slot a request counts into: nothing is looked up per request.
  * Counting is one relaxed atomic add (no lock, no allocation, no system
  * call); 64-bit where the compiler has lock-free 64-bit atomics
  * (__atomic builtins: APR 1.6 of RHEL 8 has no apr_atomic_add64),
@@ -104,19 +105,19 @@ typedef struct {
 } upreq_mretained;
 
 /* one virtual-host label of the configuration */
-typedef struct {
+struct upreq_mhost {
     const char *vhost;              /* "ServerName:port" */
     const char *prom;               /* escaped for the exposition format */
     const char *json;               /* escaped for JSON */
     const char *html;               /* escaped for HTML */
     const char *key;                /* for ?auto: [A-Za-z0-9.-] and _ */
     upreq_mslot *slot;              /* NULL: not counted */
-} upreq_mhost;
+};
 
-/* server_rec -> its host's slot, open addressing */
+/* server_rec -> its host, open addressing */
 typedef struct {
     const server_rec *s;
-    upreq_mslot *slot;              /* hosts[host[i]].slot, once bound */
+    const upreq_mhost *host;
 } upreq_mentry;
 
 /* one generation of the configuration (pconf); read-only once the
@@ -125,7 +126,6 @@ typedef struct {
     upreq_mhost *hosts;             /* one per label, main server first */
     int nhosts;
     upreq_mentry *map;
-    int *host;                      /* the host index of each map entry */
     apr_size_t mask;
     int shift;
 } upreq_mgen;
@@ -141,38 +141,43 @@ static APR_INLINE apr_size_t upreq_server_hash(const upreq_mgen *g,
                          * (apr_uint64_t)0x9E3779B97F4A7C15ULL) >> g->shift);
 }
 
-void upreq_metrics_add(request_rec *r, upreq_req_label req,
+void upreq_metrics_add(const upreq_mhost *h, upreq_req_label req,
                        upreq_outcome out, upreq_client cl)
 {
 #ifdef UPREQ_BENCH_NO_COUNTS
     /* For bench/run only: its build without counting, beside this one,
      * measures what counting costs a judged request.  Never shipped. */
-    (void)r;
+    (void)h;
     (void)req;
     (void)out;
     (void)cl;
 #else
-    const upreq_mgen *g = upreq_gen;
-    const server_rec *s = r->server;
-    const upreq_mentry *e;
-    apr_size_t i;
-
-    if (g == NULL || (unsigned)req >= UPREQ_RL_COUNT
+    if (h == NULL || h->slot == NULL || (unsigned)req >= UPREQ_RL_COUNT
         || (unsigned)out >= UPREQ_OUT_COUNT
         || (unsigned)cl >= UPREQ_CL_COUNT) {
         return;
     }
-    /* nearly always the first entry; a free one ends the search */
+    UPREQ_COUNTER_INC(&h->slot->n[req][out][cl]);
+#endif
+}
+
+const upreq_mhost *upreq_metrics_host_of(const server_rec *s)
+{
+    const upreq_mgen *g = upreq_gen;
+    const upreq_mentry *e;
+    apr_size_t i;
+
+    if (g == NULL) {
+        return NULL;
+    }
+    /* a free entry ends the search */
     for (i = upreq_server_hash(g, s); (e = &g->map[i])->s != s;
          i = (i + 1) & g->mask) {
         if (e->s == NULL) {
-            return;
+            return NULL;
         }
     }
-    if (e->slot) {
-        UPREQ_COUNTER_INC(&e->slot->n[req][out][cl]);
-    }
-#endif
+    return e->host;
 }
 
 static upreq_mslot *upreq_take_slot(upreq_mretained *rt, char *claimed,
@@ -245,11 +250,6 @@ static int upreq_bind_slots(upreq_mretained *rt, upreq_mgen *g,
             missing++;
         }
     }
-    for (i = 0; i <= (int)g->mask; i++) {
-        if (g->map[i].s) {
-            g->map[i].slot = g->hosts[g->host[i]].slot;
-        }
-    }
     return missing;
 }
 
@@ -260,9 +260,6 @@ static void upreq_unbind(upreq_mgen *g)
 
     for (i = 0; i < g->nhosts; i++) {
         g->hosts[i].slot = NULL;
-    }
-    for (i = 0; i <= (int)g->mask; i++) {
-        g->map[i].slot = NULL;
     }
 }
 
@@ -440,7 +437,8 @@ static void upreq_host_init(apr_pool_t *p, upreq_mhost *h, const char *label)
     h->slot = NULL;
 }
 
-static void upreq_map_add(upreq_mgen *g, const server_rec *s, int host)
+static void upreq_map_add(upreq_mgen *g, const server_rec *s,
+                          const upreq_mhost *host)
 {
     apr_size_t i = upreq_server_hash(g, s);
 
@@ -448,7 +446,7 @@ static void upreq_map_add(upreq_mgen *g, const server_rec *s, int host)
         i = (i + 1) & g->mask;
     }
     g->map[i].s = s;
-    g->host[i] = host;
+    g->map[i].host = host;
 }
 
 /* The server_recs in the order of the configuration: httpd puts each
@@ -493,7 +491,6 @@ static upreq_mgen *upreq_make_generation(apr_pool_t *pconf,
     g->shift = 64 - bits;
     g->mask = ((apr_size_t)1 << bits) - 1;
     g->map = apr_pcalloc(pconf, sizeof(*g->map) << bits);
-    g->host = apr_pcalloc(pconf, sizeof(*g->host) << bits);
     g->hosts = apr_pcalloc(pconf, sizeof(*g->hosts) * all->nelts);
     for (i = 0; i < all->nelts; i++) {
         server_rec *v = APR_ARRAY_IDX(all, i, server_rec *);
@@ -511,7 +508,7 @@ static upreq_mgen *upreq_make_generation(apr_pool_t *pconf,
                              label, UPREQ_VHOST_MAX - 1);
             }
         }
-        upreq_map_add(g, v, (int)(h - g->hosts));
+        upreq_map_add(g, v, h);
     }
     return g;
 }
@@ -541,8 +538,8 @@ static int upreq_restart_is_graceful(void)
     return ap_unixd_mpm_get_retained_data()->was_graceful;
 }
 
-static int upreq_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                     apr_pool_t *ptemp, server_rec *s)
+int upreq_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
 {
     upreq_mgen *g = upreq_make_generation(pconf, ptemp, s);
     int i, missing;
@@ -765,9 +762,6 @@ void upreq_metrics_register_hooks(apr_pool_t *p)
     /* the retained data, before anything of this generation needs it */
     ap_hook_pre_config(upreq_metrics_pre_config, NULL, NULL,
                        APR_HOOK_MIDDLE);
-    /* the virtual hosts are final; a graceful restart keeps the memory */
-    ap_hook_post_config(upreq_metrics_post_config, NULL, NULL,
-                        APR_HOOK_MIDDLE);
     /* at start and at restarts that are not graceful, where httpd makes
      * its scoreboard: the counts start from zero */
     ap_hook_pre_mpm(upreq_metrics_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);

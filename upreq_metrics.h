@@ -38,11 +38,27 @@ typedef enum { UPREQ_RL_TLS, UPREQ_RL_TLS10, UPREQ_RL_TLS11, UPREQ_RL_TLS12,
 #define UPREQ_METRICS_INTERNAL
 #endif
 
-/* One count for request r's virtual host; lock-free, no allocation, no
- * system call.  Values out of range are ignored. */
+/* The counts of one virtual host */
+typedef struct upreq_mhost upreq_mhost;
+
+/* One count for virtual host h; lock-free, no allocation, no system call.
+ * NULL (a host not counted) and values out of range are ignored. */
 UPREQ_METRICS_INTERNAL
-void upreq_metrics_add(request_rec *r, upreq_req_label req,
+void upreq_metrics_add(const upreq_mhost *h, upreq_req_label req,
                        upreq_outcome out, upreq_client cl);
+
+/* The counts of virtual host s in this configuration, or NULL: looked up
+ * once, at start-up, by the module's post_config (which keeps it in the
+ * server's configuration), after upreq_metrics_post_config(). */
+UPREQ_METRICS_INTERNAL
+const upreq_mhost *upreq_metrics_host_of(const server_rec *s);
+
+/* post_config, the virtual hosts being final: this configuration's hosts
+ * and their counts (a graceful restart keeps the memory).  Called by the
+ * module's post_config, before it asks upreq_metrics_host_of(). */
+UPREQ_METRICS_INTERNAL
+int upreq_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s);
 
 /* SetHandler upgrade-required-status: the counts as Prometheus text, or
  * with ?json as JSON.  The module's handler hook asks the name, so that
@@ -51,8 +67,8 @@ void upreq_metrics_add(request_rec *r, upreq_req_label req,
 UPREQ_METRICS_INTERNAL
 int upreq_metrics_serve(request_rec *r);
 
-/* Hooks: pre_config/post_config/pre_mpm for the shared memory, mod_status's
- * optional status_hook. */
+/* Hooks: pre_config/pre_mpm for the shared memory, mod_status's optional
+ * status_hook. */
 void upreq_metrics_register_hooks(apr_pool_t *p);
 
 #endif /* UPREQ_METRICS_H */

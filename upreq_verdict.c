@@ -39,12 +39,12 @@ static const char *upreq_conn_tls_protocol(request_rec *r, conn_rec *c)
 /* TLS is a property of the client's connection: for an HTTP/2 stream that
  * is the master connection.  Cached on the connection the request runs
  * on, which only this request's thread touches. */
-conn_rec *upreq_client_conn(request_rec *r)
+static conn_rec *upreq_client_conn(request_rec *r)
 {
     return r->connection->master ? r->connection->master : r->connection;
 }
 
-const upreq_conn_tls *upreq_tls_state(request_rec *r)
+static const upreq_conn_tls *upreq_tls_state(request_rec *r)
 {
     conn_rec *c = r->connection;
     conn_rec *tc = upreq_client_conn(r);
