@@ -564,29 +564,11 @@ static int upreq_enter_internal_redirect(request_rec *r)
     return 0;
 }
 
-/* header_parser: main requests and internal redirects, with their final
- * per-directory configuration, after mod_setenvif's per-directory rules
- * and before access control, so a 426 comes before any 401 or 403. */
-static int upreq_header_parser_judged(request_rec *r);
-static int upreq_header_parser(request_rec *r)
+/* A main request or internal redirect r under policy d, in header_parser:
+ * not decided yet (header_parser runs once for each request_rec). */
+static int upreq_header_parser_judged(request_rec *r,
+                                      const upreq_dir_conf *d)
 {
-    if (r->prev == NULL && upreq_dir(r)->policy.reqs <= 0) {
-        return DECLINED;        /* the idle path: one look-up */
-    }
-    return upreq_header_parser_judged(r);
-}
-
-UPREQ_OUT_OF_LINE static int upreq_header_parser_judged(request_rec *r)
-{
-    const upreq_dir_conf *d;
-
-    if (r->prev && upreq_enter_internal_redirect(r)) {
-        return DECLINED;
-    }
-    d = upreq_dir(r);
-    if (d->policy.reqs <= 0) {
-        return DECLINED;
-    }
     if (upreq_is_never_judged(r)) {
         if (APLOGrdebug(r)) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -596,8 +578,39 @@ UPREQ_OUT_OF_LINE static int upreq_header_parser_judged(request_rec *r)
         }
         return DECLINED;
     }
-    /* header_parser runs once for each request_rec: not decided yet */
     return upreq_decide(r, d, "header_parser", 1);
+}
+
+/* header_parser of an internal redirect */
+UPREQ_OUT_OF_LINE static int upreq_header_parser_redirect(request_rec *r)
+{
+    const upreq_dir_conf *d;
+
+    if (upreq_enter_internal_redirect(r)) {
+        return DECLINED;
+    }
+    d = upreq_dir(r);
+    if (d->policy.reqs <= 0) {
+        return DECLINED;
+    }
+    return upreq_header_parser_judged(r, d);
+}
+
+/* header_parser: main requests and internal redirects, with their final
+ * per-directory configuration, after mod_setenvif's per-directory rules
+ * and before access control, so a 426 comes before any 401 or 403. */
+static int upreq_header_parser(request_rec *r)
+{
+    const upreq_dir_conf *d;
+
+    if (r->prev) {
+        return upreq_header_parser_redirect(r);
+    }
+    d = upreq_dir(r);
+    if (d->policy.reqs <= 0) {
+        return DECLINED;        /* the idle path: one look-up */
+    }
+    return upreq_header_parser_judged(r, d);
 }
 
 /* post_perdir_config: subrequests (they run no header_parser), with
@@ -675,10 +688,11 @@ UPREQ_OUT_OF_LINE static int upreq_handler_redecide(request_rec *r)
 }
 
 /* The handler of a request that a policy judged, of an internal
- * redirect, or of a main request that has no state yet. */
-UPREQ_OUT_OF_LINE static int upreq_enter_content(request_rec *r)
+ * redirect, or of a main request that has no state yet; cst: its state. */
+UPREQ_OUT_OF_LINE static int upreq_enter_content(request_rec *r,
+                                                 const upreq_main_state *cst)
 {
-    upreq_main_state *st = (upreq_main_state *)upreq_main_peek(r);
+    upreq_main_state *st = (upreq_main_state *)cst;
 
     if (upreq_is_our_error_document(r)) {
         apr_table_unset(r->headers_out, "Upgrade");
@@ -719,11 +733,13 @@ UPREQ_OUT_OF_LINE static int upreq_enter_content(request_rec *r)
 static int upreq_handler_after_core(request_rec *r)
 {
     if (r->main == NULL) {
-        if (r->prev == NULL && upreq_main_peek(r) == NULL) {
+        const upreq_main_state *st = upreq_main_peek(r);
+
+        if (r->prev == NULL && st == NULL) {
             upreq_mark_handler_started(r);      /* the idle path */
         }
         else {
-            int rv = upreq_enter_content(r);
+            int rv = upreq_enter_content(r, st);
 
             if (rv != DECLINED) {
                 return rv;

@@ -44,24 +44,30 @@ static conn_rec *upreq_client_conn(request_rec *r)
     return r->connection->master ? r->connection->master : r->connection;
 }
 
-static const upreq_conn_tls *upreq_tls_state(request_rec *r)
+/* The TLS state of r's client connection, the first time a policy asks
+ * on this connection */
+UPREQ_OUT_OF_LINE static upreq_conn_tls *upreq_tls_state_new(request_rec *r)
 {
     conn_rec *c = r->connection;
     conn_rec *tc = upreq_client_conn(r);
-    upreq_conn_tls *t = ap_get_module_config(c->conn_config,
-                                             &upgrade_required_module);
+    upreq_conn_tls *t = apr_palloc(c->pool, sizeof(*t));
 
-    if (t == NULL) {
-        t = apr_palloc(c->pool, sizeof(*t));
-        t->is_tls = upreq_conn_is_tls(tc);
-        t->protocol = t->is_tls ? upreq_conn_tls_protocol(r, tc) : NULL;
-        if (t->protocol) {
-            t->protocol = apr_pstrdup(c->pool, t->protocol);
-        }
-        t->minor = upreq_tls_minor_of(t->protocol);
-        ap_set_module_config(c->conn_config, &upgrade_required_module, t);
+    t->is_tls = upreq_conn_is_tls(tc);
+    t->protocol = t->is_tls ? upreq_conn_tls_protocol(r, tc) : NULL;
+    if (t->protocol) {
+        t->protocol = apr_pstrdup(c->pool, t->protocol);
     }
+    t->minor = upreq_tls_minor_of(t->protocol);
+    ap_set_module_config(c->conn_config, &upgrade_required_module, t);
     return t;
+}
+
+static const upreq_conn_tls *upreq_tls_state(request_rec *r)
+{
+    const upreq_conn_tls *t = ap_get_module_config(r->connection->conn_config,
+                                                   &upgrade_required_module);
+
+    return t ? t : upreq_tls_state_new(r);
 }
 
 /* ------------------------------------------------------------------ */
