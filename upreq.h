@@ -47,9 +47,11 @@
 #define UPREQ_HAVE_AP_SSL 0
 #endif
 
-/* The part of a hook that runs only where a policy applies: kept out of
- * line so that the hook's path for a request no policy judges is a few
- * instructions with no stack frame (bench/README.md, "Idle"). */
+/* A path that few calls take (the part of a hook that runs only where a
+ * policy applies, a merge of two sections that both set something, the
+ * first TLS look-up on a connection): kept out of line so that the common
+ * path is a few instructions with no stack frame (bench/README.md, "Idle"
+ * and "TLS pass"). */
 #if defined(__GNUC__)
 #define UPREQ_OUT_OF_LINE   __attribute__((noinline))
 #else
