@@ -542,8 +542,9 @@ static void upreq_resolve_https_url(apr_pool_t *p, server_rec *v,
 int upreq_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                       apr_pool_t *ptemp, server_rec *s)
 {
+    (void)plog;
     upreq_response_init();
-    upreq_metrics_post_config(pconf, plog, ptemp, s);
+    upreq_metrics_post_config(pconf, ptemp, s);
     for (; s; s = s->next) {
         upreq_srv_conf *sc = ap_get_module_config(s->module_config,
                                                   &upgrade_required_module);

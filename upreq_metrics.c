@@ -538,16 +538,15 @@ static int upreq_restart_is_graceful(void)
     return ap_unixd_mpm_get_retained_data()->was_graceful;
 }
 
-int upreq_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                              apr_pool_t *ptemp, server_rec *s)
+void upreq_metrics_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                               server_rec *s)
 {
     upreq_mgen *g = upreq_make_generation(pconf, ptemp, s);
     int i, missing;
 
-    (void)plog;
     upreq_gen = g;
     if (upreq_rt->shm == NULL) {
-        return OK;              /* at start: pre_mpm makes the memory */
+        return;                 /* at start: pre_mpm makes the memory */
     }
     missing = upreq_bind_slots(upreq_rt, g, ptemp);
     if (missing && upreq_restart_is_graceful()) {
@@ -562,7 +561,6 @@ int upreq_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             }
         }
     }
-    return OK;
 }
 
 static int upreq_metrics_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)

@@ -57,8 +57,8 @@ const upreq_mhost *upreq_metrics_host_of(const server_rec *s);
  * and their counts (a graceful restart keeps the memory).  Called by the
  * module's post_config, before it asks upreq_metrics_host_of(). */
 UPREQ_METRICS_INTERNAL
-int upreq_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                              apr_pool_t *ptemp, server_rec *s);
+void upreq_metrics_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                               server_rec *s);
 
 /* SetHandler upgrade-required-status: the counts as Prometheus text, or
  * with ?json as JSON.  The module's handler hook asks the name, so that
